@@ -1,0 +1,233 @@
+"""The Spark session Kindling runs on: Delta-enabled, local by default, created lazily.
+
+    >>> from kindling.spark_session import get_or_create_spark_session
+    >>> spark = get_or_create_spark_session()          # doctest: +SKIP
+    >>> spark.range(3).write.format("delta").save(p)   # doctest: +SKIP
+
+Local runs use ``local[*]`` with the UI off and few shuffle partitions; Delta's
+JVM jars (``io.delta:delta-spark_2.12`` and ``io.delta:delta-storage``) are
+resolved from Maven Central (or ``~/.m2/repository``) when the session starts.
+Set ``KINDLING_SPARK_MASTER`` (a master URL) or ``KINDLING_SPARK_REMOTE`` (a
+Spark Connect address, ``sc://host:15002``) to run against a real cluster.
+
+Signals: ``session.created`` (``app_name``, ``spark_version``, ``config``),
+``session.config_changed`` (``changed_configs``, ``old_values``),
+``session.stopped`` (``app_name``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kindling.signaling import SignalEmitter, SignalProvider
+
+if TYPE_CHECKING:  # pyspark is imported only when a session is asked for
+    from pyspark.sql import SparkSession
+
+__all__ = [
+    "ENV_MASTER",
+    "ENV_REMOTE",
+    "SparkConfig",
+    "SparkSessionProvider",
+    "get_or_create_spark_session",
+    "get_spark_session_provider",
+    "stop_spark_session",
+]
+
+ENV_MASTER = "KINDLING_SPARK_MASTER"
+ENV_REMOTE = "KINDLING_SPARK_REMOTE"
+ENV_DRIVER_MEMORY = "KINDLING_SPARK_DRIVER_MEMORY"
+
+# Settings that make a local session start fast and stay small; a cluster's
+# own defaults win where a master or remote is configured.
+_LOCAL_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+}
+_DELTA_SETTINGS = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+@dataclass
+class SparkConfig:
+    """How to build the session. Empty ``master``/``remote`` fall back to the environment."""
+
+    app_name: str = "kindling"
+    master: str | None = None
+    remote: str | None = None
+    warehouse_dir: str | None = None
+    driver_memory: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def resolved_master(self) -> str:
+        return self.master or os.environ.get(ENV_MASTER) or "local[*]"
+
+    def resolved_remote(self) -> str | None:
+        return self.remote or os.environ.get(ENV_REMOTE) or None
+
+
+class SparkSessionProvider(SignalEmitter):
+    """Creates, reconfigures and stops the one Spark session, emitting ``session.*``."""
+
+    EMITS = ("session.created", "session.config_changed", "session.stopped")
+
+    def __init__(self, config: SparkConfig | None = None,
+                 signal_provider: SignalProvider | None = None) -> None:
+        super().__init__(signal_provider)
+        self.config = config or SparkConfig()
+        self._session: SparkSession | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def is_started(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> SparkSession | None:
+        """The session if it was started, without starting it."""
+        return self._session
+
+    def get_session(self) -> SparkSession:
+        """The session, created (and ``session.created`` emitted) on first call."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._create()
+                self.emit("session.created", app_name=self.config.app_name,
+                          spark_version=self._session.version,
+                          config=self._observed_config(self._session))
+            return self._session
+
+    def _settings(self) -> dict[str, str]:
+        cfg = self.config
+        settings: dict[str, str] = {}
+        if not cfg.resolved_remote():
+            settings.update(_LOCAL_DEFAULTS)
+            warehouse = cfg.warehouse_dir or tempfile.mkdtemp(prefix="kindling-warehouse-")
+            settings["spark.sql.warehouse.dir"] = str(Path(warehouse).resolve())
+            memory = cfg.driver_memory or os.environ.get(ENV_DRIVER_MEMORY) or "2g"
+            settings["spark.driver.memory"] = memory
+        settings.update(_DELTA_SETTINGS)
+        settings.update(cfg.settings)
+        return settings
+
+    def _create(self) -> SparkSession:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                "pyspark is not installed: install Kindling with its Spark extra, "
+                "`pip install -e '.[test]'` (pyspark 3.5 + delta-spark 3.3)") from exc
+        # Python workers must be this interpreter, not whatever `python` is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        builder = SparkSession.builder.appName(self.config.app_name)
+        for key, value in self._settings().items():
+            builder = builder.config(key, value)
+        remote = self.config.resolved_remote()
+        if remote:
+            return builder.remote(remote).getOrCreate()
+        from delta import configure_spark_with_delta_pip
+
+        builder = builder.master(self.config.resolved_master())
+        try:
+            session = configure_spark_with_delta_pip(builder).getOrCreate()
+        except Exception as exc:
+            raise RuntimeError(
+                "could not start a Delta-enabled Spark session: "
+                f"{type(exc).__name__}: {exc}. Spark needs Java 17 on PATH (or JAVA_HOME) and "
+                "Delta's jars from Maven Central; offline, fill ~/.m2/repository with "
+                "`mvn dependency:get -Dartifact=io.delta:delta-spark_2.12:3.3.2`") from exc
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+    def _observed_config(self, session: SparkSession) -> dict[str, str]:
+        shown = {"spark.master": self.config.resolved_remote() or self.config.resolved_master()}
+        for key in self._settings():
+            try:
+                value = session.conf.get(key, None)
+            except Exception:  # Spark Connect refuses some static keys
+                value = None
+            if value is not None:
+                shown[key] = str(value)
+        return shown
+
+    def set_config(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> dict[str, str]:
+        """Change runtime settings; emits ``session.config_changed`` for the keys that changed.
+
+        Returns the keys that changed with their new values. Static settings
+        (ones Spark can't change on a running session) raise a ``ValueError``
+        that names the key.
+        """
+        wanted = {str(k): str(v) for k, v in {**(changes or {}), **more}.items()}
+        session = self.get_session()
+        changed: dict[str, str] = {}
+        old_values: dict[str, str | None] = {}
+        for key, value in wanted.items():
+            old = session.conf.get(key, None)
+            if old == value:
+                continue
+            try:
+                session.conf.set(key, value)
+            except Exception as exc:
+                raise ValueError(f"cannot set Spark setting {key!r} on a running session: "
+                                 f"{type(exc).__name__}: {str(exc).splitlines()[0]}; "
+                                 "static settings go in SparkConfig(settings=...) before the session starts") from exc
+            changed[key] = value
+            old_values[key] = old
+        if changed:
+            self.emit("session.config_changed", changed_configs=changed, old_values=old_values)
+        return changed
+
+    def stop(self) -> None:
+        """Stop the session if it runs (emitting ``session.stopped``); a later call starts a new one."""
+        with self._lock:
+            if self._session is None:
+                return
+            session, self._session = self._session, None
+            session.stop()
+            self.emit("session.stopped", app_name=self.config.app_name)
+
+
+class _Shared:
+    provider: SparkSessionProvider | None = None
+    lock = threading.Lock()
+
+
+def get_spark_session_provider(config: SparkConfig | None = None) -> SparkSessionProvider:
+    """The process-wide session provider (made on first call; ``config`` applies then only)."""
+    with _Shared.lock:
+        if _Shared.provider is None:
+            _Shared.provider = SparkSessionProvider(config)
+        elif config is not None and not _Shared.provider.is_started:
+            _Shared.provider.config = config
+        return _Shared.provider
+
+
+def get_or_create_spark_session(config: SparkConfig | None = None) -> SparkSession:
+    """The shared Delta-enabled session, started on first use."""
+    return get_spark_session_provider(config).get_session()
+
+
+def stop_spark_session() -> None:
+    """Stop the shared session, if one was started."""
+    with _Shared.lock:
+        provider = _Shared.provider
+    if provider is not None:
+        provider.stop()
