@@ -362,6 +362,14 @@ class SignalCatalog(Mapping[str, SignalSpec]):
                 raise CatalogError(
                     f"{other[name].source}: signal {name!r} is already defined in "
                     f"{self._signals[name].source}; give your provider its own namespace")
+        for namespace, info in other._providers.items():
+            # One namespace, one provider class: merging would silently replace
+            # the built-in provider's info (and break by_provider lookups).
+            if namespace in self._providers:
+                mine = self._providers[namespace]
+                raise CatalogError(
+                    f"{info.source}: providers.{namespace}: namespace {namespace!r} is already "
+                    f"declared by {mine.source} (class {mine.cls}); give your provider its own namespace")
         tiers = self.tiers + tuple(t for t in other.tiers if t not in self.tiers)
         return SignalCatalog(
             {**self._signals, **other._signals},
@@ -572,6 +580,11 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
         op_of: dict[str, str] = {}
         for op_name, op in (prov.get("operations") or {}).items():
             owhere = f"{where}.operations.{op_name}"
+            if "." not in str(op_name):  # SignalEmitter.operation() takes namespaced names
+                op_name = f"{namespace}.{op_name}"
+            if op_name.split(".", 1)[0] != namespace:
+                raise _fail(source, owhere, f"operation {op_name!r} must be in its provider's "
+                                            f"namespace, e.g. '{namespace}.{op_name.split('.', 1)[1]}'")
             if not isinstance(op, dict) or "pre" not in op or "post" not in op:
                 raise _fail(source, owhere, "an operation needs 'pre' and 'post' (and optionally 'failed')")
             full = lambda short: short if "." in short else f"{namespace}.{short}"  # noqa: E731
@@ -579,7 +592,8 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
             spec_op = OperationSpec(op_name, full(op["pre"]), tuple(full(p) for p in post_names),
                                     full(op["failed"]) if op.get("failed") else None)
             for member in (spec_op.pre, *spec_op.closers):
-                if member.split(".", 1)[1] not in prov["signals"]:
+                member_ns, member_short = member.split(".", 1)
+                if member_ns != namespace or member_short not in prov["signals"]:
                     raise _fail(source, owhere, f"names {member!r}, which {where}.signals does not declare")
                 op_of[member] = op_name
             operations[op_name] = spec_op

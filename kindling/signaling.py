@@ -74,7 +74,9 @@ _MAX_ERROR_CHARS = 500
 # the seconds part of the timestamp is formatted once per second.
 
 def _fresh_prefix() -> str:
-    return uuid.uuid4().hex[:20]
+    # The first four UUID groups, formatted once: an id is then one f-string.
+    p = uuid.uuid4().hex[:20]
+    return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-"
 
 
 _id_state = [_fresh_prefix(), itertools.count(1)]
@@ -91,8 +93,7 @@ if hasattr(os, "register_at_fork"):
 
 def new_operation_id() -> str:
     """A new id in UUID form, unique across the operations of all processes."""
-    p = _id_state[0]
-    return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{next(_id_state[1]):012x}"  # type: ignore[call-overload]
+    return f"{_id_state[0]}{next(_id_state[1]):012x}"  # type: ignore[call-overload]
 
 
 _ts_cache: tuple[int, str] = (-1, "")
@@ -283,7 +284,12 @@ class BlinkerSignalProvider(SignalProvider):
     ``receiver_errors="log"`` (the default) logs an observer's exception,
     counts it and keeps it in :attr:`errors`; ``"raise"`` also lets it
     propagate into the code that emitted (for tests that want to be strict).
+
+    ``sampling`` takes a :class:`kindling.sampling.SamplingPolicy` to thin out
+    high-volume signals (``None``, the default, sends everything).
     """
+
+    sampling: Any = None  # a class default keeps the unsampled hot path one attribute read
 
     def __init__(self, *, receiver_errors: str = "log", name: str | None = None) -> None:
         self.name = name or f"provider-{id(self):x}"
@@ -467,6 +473,8 @@ def use_default_provider(provider: SignalProvider) -> Iterator[SignalProvider]:
 
 _current_op: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
     "kindling_current_operation", default=None)
+# Set by kindling.tracing.enable_tracing(): op -> a span context manager (or None).
+_span_hook: Callable[[Operation], Any] | None = None
 
 
 def current_operation() -> Operation | None:
@@ -491,6 +499,9 @@ class SignalEmitter:
     """
 
     EMITS: ClassVar[tuple[str, ...]] = ()
+    # Class-level default so a subclass that forgets super().__init__() still
+    # emits (through the default provider) instead of failing its operation.
+    _signal_provider: SignalProvider | None = None
 
     def __init__(self, signal_provider: SignalProvider | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -514,11 +525,11 @@ class SignalEmitter:
     # -- plain emission
     def emit(self, name: str, /, **payload: Any) -> None:
         """Send ``name`` with ``payload`` plus the common fields, if anything observes it."""
-        self._send(name, None, payload, current_operation())
+        self._send(name, None, payload, _current_op.get())
 
     def emit_lazy(self, name: str, build: Callable[[], Mapping[str, Any]], /) -> None:
         """Like :meth:`emit`, but ``build()`` makes the payload only when the signal is observed."""
-        self._send(name, build, None, current_operation())
+        self._send(name, build, None, _current_op.get())
 
     def is_observed(self, name: str) -> bool:
         """Whether emitting ``name`` now would reach anyone (receiver, recorder, tap)."""
@@ -552,6 +563,7 @@ class SignalEmitter:
                 sig = provider.create_signal(name)
             if not (sig.receivers or provider._taps or _Taps.taps):
                 return  # nobody listens: build nothing
+            sampling = provider.sampling
         else:
             try:
                 sig = provider.signal(name)
@@ -560,6 +572,16 @@ class SignalEmitter:
             except Exception as exc:
                 self._provider_failed(name, provider, exc)
                 return
+            sampling = getattr(provider, "sampling", None) if isinstance(provider, BlinkerSignalProvider) else None
+        extra = None
+        if sampling is not None:  # kindling.sampling: decide before building anything
+            try:
+                extra = sampling.admit(self, name, build, payload, op, operation_id, parent_id)
+            except Exception as exc:  # a broken policy must not lose the emission
+                self._provider_failed(name, provider, exc)
+            else:
+                if extra is None:
+                    return
         try:
             body = dict(build()) if build is not None else payload or {}
             if operation_id is None:
@@ -571,14 +593,19 @@ class SignalEmitter:
                 "operation_id": operation_id,
                 "timestamp": utc_timestamp(),
                 "parent_operation_id": parent_id,
+                **body,
             }
-            for key, value in body.items():
-                full[key] = value() if type(value) is lazy else value
+            for key, value in body.items():  # copying first is cheaper than per-key stores
+                if type(value) is lazy:
+                    full[key] = value()
+            if extra:
+                full.update(extra)
         except Exception as exc:  # a payload builder that fails must not fail the operation
             self._provider_failed(name, provider, exc)
             return
         if type(provider) is BlinkerSignalProvider:
-            sig.send(name, **full)  # fail-safe per the provider's policy
+            # What sig.send() would do, minus a second copy of the payload.
+            provider._dispatch(sig, name, full)  # fail-safe per the provider's policy
             return
         try:
             sig.send(name, **full)
@@ -621,7 +648,8 @@ class Operation:
     """An open operation; use it as a context manager from :meth:`SignalEmitter.operation`."""
 
     __slots__ = ("emitter", "name", "pre", "post", "failed", "fields", "result", "closer",
-                 "operation_id", "parent_operation_id", "_started", "_token", "duration_seconds")
+                 "operation_id", "parent_operation_id", "_started", "_token", "duration_seconds",
+                 "_span")
 
     def __init__(self, emitter: SignalEmitter, name: str, pre: str, post: tuple[str, ...],
                  failed: str | None, fields: dict[str, Any]) -> None:
@@ -656,9 +684,21 @@ class Operation:
         return time.perf_counter() - self._started
 
     def __enter__(self) -> Operation:
+        hook = _span_hook  # tracing: the span wraps the whole lifecycle, pre_X to post_X
+        self._span = span = hook(self) if hook is not None else None
+        if span is not None:
+            span.__enter__()
         self._token = _current_op.set(self)
-        self.emitter._send(self.pre, None, dict(self.fields), None,
-                           self.operation_id, self.parent_operation_id)
+        try:
+            self.emitter._send(self.pre, None, dict(self.fields), None,
+                               self.operation_id, self.parent_operation_id)
+        except BaseException as exc:
+            # Only a "raise" receiver policy gets here; __exit__ won't run, so
+            # close the context now or later operations would nest under this one.
+            _current_op.reset(self._token)
+            if span is not None:
+                span.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         self._started = time.perf_counter()
         return self
 
@@ -666,13 +706,17 @@ class Operation:
                  tb: TracebackType | None) -> None:
         self.duration_seconds = duration = time.perf_counter() - self._started
         _current_op.reset(self._token)
-        if exc is None:
-            payload = {**self.fields, **self.result, "duration_seconds": duration}
-            self.emitter._send(self.closer, None, payload, None,
-                               self.operation_id, self.parent_operation_id)
-        elif self.failed is not None:
-            payload = {**self.fields, **self.result, "error": describe_error(exc),
-                       "error_type": type(exc).__name__, "duration_seconds": duration}
-            self.emitter._send(self.failed, None, payload, None,
-                               self.operation_id, self.parent_operation_id)
+        try:
+            if exc is None:
+                payload = {**self.fields, **self.result, "duration_seconds": duration}
+                self.emitter._send(self.closer, None, payload, None,
+                                   self.operation_id, self.parent_operation_id)
+            elif self.failed is not None:
+                payload = {**self.fields, **self.result, "error": describe_error(exc),
+                           "error_type": type(exc).__name__, "duration_seconds": duration}
+                self.emitter._send(self.failed, None, payload, None,
+                                   self.operation_id, self.parent_operation_id)
+        finally:
+            if self._span is not None:
+                self._span.__exit__(exc_type, exc, tb)
         # the exception, if any, propagates

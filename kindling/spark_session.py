@@ -94,6 +94,13 @@ class SparkSessionProvider(SignalEmitter):
         self.config = config or SparkConfig()
         self._session: SparkSession | None = None
         self._lock = threading.RLock()
+        self._warehouse: str | None = None
+
+    def _temp_warehouse(self) -> str:
+        # One folder per provider: _settings() runs again to report the config.
+        if self._warehouse is None:
+            self._warehouse = tempfile.mkdtemp(prefix="kindling-warehouse-")
+        return self._warehouse
 
     @property
     def is_started(self) -> bool:
@@ -118,8 +125,11 @@ class SparkSessionProvider(SignalEmitter):
         cfg = self.config
         settings: dict[str, str] = {}
         if not cfg.resolved_remote():
-            settings.update(_LOCAL_DEFAULTS)
-            warehouse = cfg.warehouse_dir or tempfile.mkdtemp(prefix="kindling-warehouse-")
+            if cfg.resolved_master().startswith("local"):
+                # Loopback driver and tiny parallelism suit one machine only: a
+                # cluster's executors must reach the driver, and size it themselves.
+                settings.update(_LOCAL_DEFAULTS)
+            warehouse = cfg.warehouse_dir or self._temp_warehouse()
             settings["spark.sql.warehouse.dir"] = str(Path(warehouse).resolve())
             memory = cfg.driver_memory or os.environ.get(ENV_DRIVER_MEMORY) or "2g"
             settings["spark.driver.memory"] = memory

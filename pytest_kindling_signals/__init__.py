@@ -2,12 +2,29 @@
 
 Installing the distribution registers the plugin (``pytest11`` entry point):
 the fixtures ``signal_provider``, ``signal_recorder``, ``signal_catalog``,
-``spark`` and ``lakehouse`` are then available with no conftest.
+``spark`` and ``lakehouse`` and the ``kindling_signals`` marker are then
+available with no conftest::
+
+    def test_merge(signal_recorder):
+        merge_customers()
+        signal_recorder.assert_emitted("entity.post_merge", rows_inserted=3)
+
+The recorder also works without pytest: ``with SignalRecorder(provider) as rec:``.
 """
 
 from __future__ import annotations
 
+from kindling.signal_catalog import UnknownSignalError
+from pytest_kindling_signals.assertions import SignalAssertions
 from pytest_kindling_signals.contract import ContractFinding, check_contract
-from pytest_kindling_signals.recorder import SignalRecord, SignalRecorder
+from pytest_kindling_signals.recorder import SignalRecord, SignalRecorder, UnknownSignalPatternError
 
-__all__ = ["ContractFinding", "SignalRecord", "SignalRecorder", "check_contract"]
+__all__ = [
+    "ContractFinding",
+    "SignalAssertions",
+    "SignalRecord",
+    "SignalRecorder",
+    "UnknownSignalError",
+    "UnknownSignalPatternError",
+    "check_contract",
+]

@@ -21,8 +21,10 @@ __all__ = ["ContractFinding", "check_contract", "check_lifecycles", "check_paylo
 
 
 class _Record(Protocol):
-    name: str
-    payload: Mapping[str, Any]
+    @property
+    def name(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)

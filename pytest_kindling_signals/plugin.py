@@ -1,33 +1,183 @@
 """The pytest plugin: fixtures that hand each test a provider, a recorder and Spark.
 
 Hooks stay thin here; recording and checking live in plain classes
-(:mod:`.recorder`, :mod:`.contract`) that don't import pytest.
+(:mod:`.recorder`, :mod:`.assertions`, :mod:`.contract`) that don't import
+pytest. Per test, the plugin keeps a :class:`_TestSignals` in the item's
+stash: the test's provider, its recorder and what its marker asks for.
+
+``signal_recorder`` is session-scoped on purpose: one recorder object that
+the plugin binds to each test's fresh provider and empties between tests. So
+a Hypothesis ``@given`` test may take it (the function-scoped-fixture health
+check does not fire) and record each example with ``signal_recorder.capture()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 import kindling.registries
 from kindling.lakehouse import use_lakehouse
-from kindling.signal_catalog import SignalCatalog, load_catalog
-from kindling.signaling import BlinkerSignalProvider, use_default_provider
+from kindling.signal_catalog import CatalogError, SignalCatalog, UnknownSignalError, load_catalog
+from kindling.signaling import BlinkerSignalProvider, ReceiverError, use_default_provider
+from pytest_kindling_signals.assertions import Failure, render_failures
 from pytest_kindling_signals.recorder import SignalRecorder
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+__all__ = ["CATALOGS_INI", "MARKER", "catalog_for_config"]
+
 SPARK_FIXTURES = frozenset({"spark", "lakehouse_spark"})
+CATALOGS_INI = "kindling_signals_catalogs"
+MARKER = "kindling_signals"
+OBSERVER_ERROR_POLICIES = ("fail", "ignore")
+_MAX_TRACEBACKS = 5
+
+_catalog_key = pytest.StashKey[SignalCatalog]()
+_state_key = pytest.StashKey["_TestSignals"]()
+_call_passed_key = pytest.StashKey[bool]()
+
+
+# -- options, marker, catalog -------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        CATALOGS_INI, type="paths", default=[],
+        help="Signal catalog files (YAML or JSON) of your own providers, one per line, relative "
+             "to the ini file; merged with Kindling's built-in catalog for signal_catalog, "
+             "assertions and --kindling-signals.")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "spark: the test uses the local Spark session (added automatically to tests "
         "that ask for the `spark` fixture); deselect with -m 'not spark'")
+    config.addinivalue_line(
+        "markers", f"{MARKER}(expect=[...], forbid=[...], contract=False, observer_errors='fail'): "
+        "signals (names or globs) the test must emit / must not emit, whether every recorded "
+        "payload and lifecycle must keep the catalog's contract, and whether observer errors "
+        "fail the test ('fail') or not ('ignore'); checked at teardown")
+
+
+def catalog_for_config(config: pytest.Config) -> SignalCatalog:
+    """The built-in catalog merged with the files of the ``kindling_signals_catalogs`` ini key.
+
+    Loaded once per test session. Paths are relative to the ini file::
+
+        [pytest]
+        kindling_signals_catalogs = catalogs/my_provider.yaml
+    """
+    cached = config.stash.get(_catalog_key, None)
+    if cached is not None:
+        return cached
+    try:
+        paths: list[Path] = list(config.getini(CATALOGS_INI))
+    except ValueError:  # the ini key is not registered: this plugin is disabled
+        paths = []
+    try:
+        catalog = load_catalog(*paths)
+    except CatalogError as exc:
+        raise pytest.UsageError(f"ini option {CATALOGS_INI}: {exc}") from exc
+    config.stash[_catalog_key] = catalog
+    return catalog
+
+
+@dataclass
+class _Options:
+    """What a test's ``kindling_signals`` markers ask for (closest marker wins per keyword)."""
+
+    expect: list[str] = field(default_factory=list)
+    forbid: list[str] = field(default_factory=list)
+    contract: bool = False
+    observer_errors: str = "fail"
+    marked: bool = False
+
+
+def _bad_marker(item: pytest.Item, problem: str) -> NoReturn:
+    # A plain message at setup: the fix is in the user's marker, not in a traceback.
+    pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
+
+
+def _names(item: pytest.Item, key: str, value: Any) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        _bad_marker(item, f"@pytest.mark.{MARKER}({key}={value!r}): {key} is a "
+                                f"list of signal names or globs, e.g. {key}=['entity.post_merge']")
+    return list(names)
+
+
+def _marker_options(item: pytest.Item) -> _Options:
+    options = _Options()
+    seen: set[str] = set()
+    # iter_markers yields the closest first: the test's own, then its class's, its module's.
+    for mark in item.iter_markers(MARKER):
+        options.marked = True
+        if mark.args:
+            _bad_marker(item, f"@pytest.mark.{MARKER} takes keywords only "
+                                    f"(expect=, forbid=, contract=, observer_errors=), got {mark.args!r}")
+        for key, value in mark.kwargs.items():
+            if key in ("expect", "forbid"):
+                getattr(options, key).extend(_names(item, key, value))
+            elif key == "contract":
+                if not isinstance(value, bool):
+                    _bad_marker(item, f"@pytest.mark.{MARKER}(contract={value!r}): "
+                                            "use contract=True or contract=False")
+                if key not in seen:
+                    options.contract = value
+            elif key == "observer_errors":
+                if value not in OBSERVER_ERROR_POLICIES:
+                    _bad_marker(
+                        item, f"@pytest.mark.{MARKER}(observer_errors={value!r}): use "
+                        f"{' or '.join(map(repr, OBSERVER_ERROR_POLICIES))}")
+                if key not in seen:
+                    options.observer_errors = value
+            else:
+                _bad_marker(
+                    item, f"@pytest.mark.{MARKER}({key}=...): unknown keyword {key!r}; "
+                    "use expect=, forbid=, contract= or observer_errors=")
+            seen.add(key)
+    return options
+
+
+# -- per-test state and phases ------------------------------------------------
+
+@dataclass
+class _TestSignals:
+    provider: BlinkerSignalProvider
+    recorder: SignalRecorder | None
+    options: _Options
+
+
+def _set_phase(item: pytest.Item, phase: str) -> None:
+    state = item.stash.get(_state_key, None)
+    if state is not None and state.recorder is not None:
+        state.recorder.phase = phase
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    _set_phase(item, "call")
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    _set_phase(item, "teardown")
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_call_passed_key] = report.passed and not hasattr(report, "wasxfail")
+    return report
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +186,65 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if SPARK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.spark)
 
+
+# -- teardown checks ----------------------------------------------------------
+
+def _observer_error_report(errors: list[ReceiverError], total: int) -> str:
+    lines = [f"{total} observer error{'s' if total != 1 else ''} while the test ran (emission went "
+             "on; opt out with @pytest.mark.kindling_signals(observer_errors='ignore'), or assert "
+             "on signal_provider.errors and call signal_provider.clear_errors()):"]
+    for error in errors[:_MAX_TRACEBACKS]:
+        lines.append(f"--- {error} (thread {error.thread_name})")
+        lines.append(error.traceback.rstrip())
+    if total > _MAX_TRACEBACKS:
+        lines.append(f"--- and {total - _MAX_TRACEBACKS} more")
+    return "\n".join(lines)
+
+
+def _marker_failures(recorder: SignalRecorder, options: _Options) -> list[Failure]:
+    records = recorder.records
+    failures: list[Failure] = []
+    for pattern in options.expect:
+        if not recorder.of(pattern):  # of() vets the name first
+            failures.append(recorder._emitted_failure(records, pattern, {}, f"expect {pattern!r}"))
+    for pattern in options.forbid:
+        recorder.check_pattern(pattern)
+        failure = recorder._matched_failure(records, pattern, {}, f"forbid {pattern!r}")
+        if failure is not None:
+            failures.append(failure)
+    if options.contract:
+        failure = recorder._contract_failure(records, "contract=True")
+        if failure is not None:
+            failures.append(failure)
+    return failures
+
+
+def _check_at_teardown(item: pytest.Item, state: _TestSignals) -> None:
+    __tracebackhide__ = True
+    messages = []
+    call_passed = item.stash.get(_call_passed_key, False)
+    # A test that already failed (or was skipped) tells its own story; the
+    # marker's expectations are checked only for tests whose body passed.
+    if state.recorder is not None and state.options.marked and call_passed:
+        try:
+            failures = _marker_failures(state.recorder, state.options)
+        except UnknownSignalError as exc:  # a misspelt name in the marker
+            failures, unknown = [], str(exc)
+        else:
+            unknown = ""
+        if unknown:
+            messages.append(f"@pytest.mark.{MARKER}: {unknown}")
+        if failures:
+            messages.append(f"@pytest.mark.{MARKER}: {len(failures)} expectation"
+                            f"{'s' if len(failures) != 1 else ''} not met.\n"
+                            + render_failures(failures, state.recorder.records, state.recorder.catalog))
+    if state.options.observer_errors == "fail" and state.provider.error_count:
+        messages.append(_observer_error_report(state.provider.errors, state.provider.error_count))
+    if messages:
+        pytest.fail("\n\n".join(messages), pytrace=False)
+
+
+# -- fixtures -----------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
 def _kindling_isolated_registries() -> Iterator[None]:
@@ -47,29 +256,65 @@ def _kindling_isolated_registries() -> Iterator[None]:
         kindling.registries.restore(saved)
 
 
+@pytest.fixture(autouse=True)
+def _kindling_signals_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Binds the recorder to the test's provider, sets phases, checks the marker at teardown.
+
+    Does nothing for tests that use neither the signal fixtures nor the marker,
+    so their emissions stay unobserved (and their lazy payloads unbuilt).
+    """
+    item = request.node
+    options = _marker_options(item)
+    wanted = {"signal_provider", "signal_recorder"} & set(request.fixturenames)
+    if not wanted and not options.marked:
+        yield
+        return
+    provider = request.getfixturevalue("signal_provider")
+    recorder = None
+    if "signal_recorder" in request.fixturenames or options.marked:
+        recorder = request.getfixturevalue("signal_recorder")
+        recorder._reset(provider, request.getfixturevalue("signal_catalog"))
+        recorder.phase = "setup"
+        recorder._in_hypothesis_guard = True
+        recorder.start()
+    state = item.stash[_state_key] = _TestSignals(provider, recorder, options)
+    try:
+        yield
+        _check_at_teardown(item, state)
+    finally:
+        if recorder is not None:
+            recorder.stop()
+        del item.stash[_state_key]
+
+
 @pytest.fixture
-def signal_catalog() -> SignalCatalog:
-    """The built-in signal catalog."""
-    return load_catalog()
+def signal_catalog(request: pytest.FixtureRequest) -> SignalCatalog:
+    """The built-in signal catalog plus the files of the ``kindling_signals_catalogs`` ini key."""
+    return catalog_for_config(request.config)
 
 
 @pytest.fixture
 def signal_provider() -> Iterator[BlinkerSignalProvider]:
-    """A fresh provider, installed as the framework default for the test."""
+    """A fresh provider, installed as the framework default for the test.
+
+    Observer errors it sees fail the test at teardown unless the test clears
+    them (``signal_provider.clear_errors()``) or is marked
+    ``@pytest.mark.kindling_signals(observer_errors="ignore")``.
+    """
     provider = BlinkerSignalProvider(name="test")
     with use_default_provider(provider):
         yield provider
 
 
-@pytest.fixture
-def signal_recorder(signal_provider: BlinkerSignalProvider,
-                    signal_catalog: SignalCatalog) -> Iterator[SignalRecorder]:
-    """Records every emission through ``signal_provider`` during the test."""
-    recorder = SignalRecorder(signal_provider, signal_catalog).start()
-    try:
-        yield recorder
-    finally:
-        recorder.stop()
+@pytest.fixture(scope="session")
+def signal_recorder() -> SignalRecorder:
+    """Records every emission through ``signal_provider`` during the test, phase by phase.
+
+    One object per session, bound to each test's fresh provider and emptied
+    between tests (so Hypothesis ``@given`` tests may take it; record each
+    example with ``signal_recorder.capture()``).
+    """
+    return SignalRecorder(BlinkerSignalProvider(name="unbound"))
 
 
 @pytest.fixture(scope="session")

@@ -1,37 +1,56 @@
 """The signal recorder: every emission through a provider, in order, like pytest's caplog.
 
+    >>> from kindling.signaling import BlinkerSignalProvider
     >>> provider = BlinkerSignalProvider()
-    >>> recorder = SignalRecorder(provider).start()
-    >>> provider.signal("entity.post_merge").send("entity.post_merge", rows_inserted=3)
-    []
+    >>> with SignalRecorder(provider) as recorder:
+    ...     _ = provider.signal("entity.post_merge").send("entity.post_merge", rows_inserted=3)
     >>> recorder.names()
     ['entity.post_merge']
+    >>> recorder.assert_emitted("entity.post_merge", rows_inserted=3).seq
+    0
+
+Recording is a provider tap, so it sees ``emit`` calls and direct
+``provider.signal(name).send(...)`` calls alike, from any thread. This module
+does not import pytest: the plugin only creates, binds and finalises a
+recorder.
 """
 
 from __future__ import annotations
 
+import bisect
+import difflib
 import fnmatch
-import itertools
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from kindling.signal_catalog import SignalCatalog, UnknownSignalError, load_catalog
 from kindling.signaling import BlinkerSignalProvider, Emission
+from pytest_kindling_signals.assertions import SignalAssertions, _call, is_pattern, matches, render_failure
 
-__all__ = ["SignalRecord", "SignalRecorder"]
+__all__ = ["PHASES", "SignalRecord", "SignalRecorder", "UnknownSignalPatternError"]
+
+PHASES = ("setup", "call", "teardown")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignalRecord:
-    """One recorded emission."""
+    """One recorded emission; ``record["field"]`` reads its payload.
+
+    ``seq`` numbers the recorder's emissions from 0 in the order they were
+    recorded (across threads); ``phase`` is the test phase (``setup``,
+    ``call``, ``teardown``) the emission happened in.
+    """
 
     seq: int
     name: str
     sender: Any
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]
     thread_name: str
     thread_id: int
     time: float
@@ -40,85 +59,267 @@ class SignalRecord:
     def __getitem__(self, key: str) -> Any:
         return self.payload[key]
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.payload.get(key, default)
 
-class SignalRecorder:
-    """Records every emission through one provider (``emit`` and direct ``send`` alike)."""
+    def __repr__(self) -> str:
+        return f"<SignalRecord #{self.seq} {self.name} ({self.phase}, {self.thread_name})>"
+
+
+class UnknownSignalPatternError(UnknownSignalError):
+    """A glob pattern that matches no catalog signal and no recorded one."""
+
+    def __init__(self, pattern: str, suggestions: list[str]) -> None:
+        hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        LookupError.__init__(self, f"Pattern {pattern!r} matches no signal in the signal catalog "
+                                   f"and no recorded signal.{hint}")
+        self.name = pattern
+        self.suggestions = suggestions
+
+
+class SignalRecorder(SignalAssertions):
+    """Records every emission through one provider (``emit`` and direct ``send`` alike).
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`::
+
+        with SignalRecorder(provider) as rec:
+            run_pipeline()
+        rec.assert_emitted("datapipes.post_run", success_count=2)
+
+    Reading: :attr:`records`, :meth:`names`, :meth:`of`, :meth:`first`,
+    :meth:`last`, :meth:`get_records`; assertions come from
+    :class:`~pytest_kindling_signals.assertions.SignalAssertions`.
+    """
 
     def __init__(self, provider: BlinkerSignalProvider, catalog: SignalCatalog | None = None) -> None:
+        self._lock = threading.Lock()
+        # wait_for() sleeps on this; emissions notify it only while someone waits.
+        self._cond = threading.Condition(self._lock)
+        self._remove: Callable[[], None] | None = None
+        self._in_hypothesis_guard = False
+        self._reset(provider, catalog)
+
+    def _reset(self, provider: BlinkerSignalProvider, catalog: SignalCatalog | None) -> None:
+        if not callable(getattr(provider, "add_tap", None)):
+            raise TypeError(f"SignalRecorder needs a BlinkerSignalProvider (something with add_tap), "
+                            f"got {provider!r}")
+        self.stop()
         self.provider = provider
         self.catalog = catalog if catalog is not None else load_catalog()
-        self.phase = "call"
-        self._records: list[SignalRecord] = []
-        self._lock = threading.Lock()
-        self._seq = itertools.count()
-        self._remove: Any = None
+        # Hot path: the tap appends the provider's Emission tuple as is; records
+        # are materialised lazily, so recording costs one append per emission.
+        self._raw: list[Emission] = []
+        self._made: list[SignalRecord] = []   # materialised prefix of _raw
+        self._offset = 0                        # emissions dropped by clear(): seq = offset + index
+        self._phase_starts: list[int] = [0]
+        self._phase_names: list[str] = ["call"]
+        self._waiters = 0
 
-    # -- lifecycle
+    # -- lifecycle ---------------------------------------------------------------
     def start(self) -> SignalRecorder:
+        """Begin recording (idempotent); returns ``self``."""
         if self._remove is None:
-            self._remove = self.provider.add_tap(self._on_emission)
+            raw_append = self._raw.append
+            cond = self._cond
+
+            def tap(emission: Emission) -> None:
+                raw_append(emission)
+                if self._waiters:
+                    with cond:
+                        cond.notify_all()
+
+            self._remove = self.provider.add_tap(tap)
         return self
 
     def stop(self) -> None:
+        """Stop recording; the records stay readable."""
         if self._remove is not None:
             self._remove()
             self._remove = None
 
-    def _on_emission(self, e: Emission) -> None:
-        with self._lock:
-            self._records.append(SignalRecord(next(self._seq), e.name, e.sender, e.payload,
-                                              e.thread_name, e.thread_id, e.time, self.phase))
+    @property
+    def recording(self) -> bool:
+        return self._remove is not None
 
-    # -- reading
+    def __enter__(self) -> SignalRecorder:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- phases ------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        """The test phase new records are tagged with."""
+        return self._phase_names[-1]
+
+    @phase.setter
+    def phase(self, phase: str) -> None:
+        _check_phase(phase)
+        with self._lock:
+            self._phase_starts.append(self._offset + len(self._raw))
+            self._phase_names.append(phase)
+
+    # -- reading -----------------------------------------------------------------
+    def _materialise(self) -> list[SignalRecord]:
+        """Every record, built from the raw emissions not built yet; call with the lock held."""
+        made, raw = self._made, self._raw
+        for i in range(len(made), len(raw)):
+            e = raw[i]
+            seq = self._offset + i
+            phase = self._phase_names[bisect.bisect_right(self._phase_starts, seq) - 1]
+            made.append(SignalRecord(seq, e.name, e.sender, e.payload, e.thread_name,
+                                     e.thread_id, e.time, phase))
+        return made
+
     @property
     def records(self) -> list[SignalRecord]:
-        """Every record so far, in emission order."""
+        """Every record since the start (or the last :meth:`clear`), in order of ``seq``."""
         with self._lock:
-            return list(self._records)
+            return list(self._materialise())
 
     def get_records(self, phase: str) -> list[SignalRecord]:
-        """Records of one test phase: ``setup``, ``call`` or ``teardown``."""
+        """Records of one test phase: ``"setup"``, ``"call"`` or ``"teardown"``."""
+        _check_phase(phase)
         return [r for r in self.records if r.phase == phase]
 
     def names(self) -> list[str]:
-        return [r.name for r in self.records]
+        """The recorded signal names, in order."""
+        with self._lock:
+            return [e.name for e in self._raw]
 
-    def _check_pattern(self, pattern: str) -> None:
-        if any(ch in pattern for ch in "*?["):
-            return
-        if pattern in self.catalog or any(r.name == pattern for r in self.records):
-            return
-        raise UnknownSignalError(pattern, self.catalog.suggest(pattern),
-                                 "the signal catalog and was not recorded")
+    def of(self, pattern: str, /, **subset: Any) -> list[SignalRecord]:
+        """Records whose name matches ``pattern`` (a name or a glob like ``"entity.*_failed"``)
+        and whose payload holds ``subset``.
 
-    def of(self, pattern: str) -> list[SignalRecord]:
-        """Records whose name matches ``pattern`` (an exact name or a glob like ``entity.*_failed``)."""
-        self._check_pattern(pattern)
-        return [r for r in self.records if fnmatch.fnmatchcase(r.name, pattern)]
+        >>> rec.of("entity.*_failed", error_type="ValueError")   # doctest: +SKIP
+        """
+        self.check_pattern(pattern)
+        return [r for r in self.records if matches(r, pattern, subset)]
 
-    def first(self, pattern: str) -> SignalRecord | None:
-        found = self.of(pattern)
+    def first(self, pattern: str | None = None, /, **subset: Any) -> SignalRecord | None:
+        """The first record matching ``pattern`` and ``subset`` (any record without them), or None."""
+        found = self.of(pattern, **subset) if pattern is not None else self.records
         return found[0] if found else None
 
-    def last(self, pattern: str) -> SignalRecord | None:
-        found = self.of(pattern)
+    def last(self, pattern: str | None = None, /, **subset: Any) -> SignalRecord | None:
+        """The last record matching ``pattern`` and ``subset`` (any record without them), or None."""
+        found = self.of(pattern, **subset) if pattern is not None else self.records
         return found[-1] if found else None
 
     def clear(self) -> None:
+        """Forget the records so far; sequence numbers go on from where they were."""
         with self._lock:
-            self._records.clear()
+            n = len(self._raw)
+            # Delete in place: the tap holds this list's append, and a concurrent
+            # emission must land in the list that stays.
+            del self._raw[:n]
+            del self._made[:n]
+            self._offset += n
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._raw)
 
     def __iter__(self) -> Iterator[SignalRecord]:
         return iter(self.records)
 
+    def __repr__(self) -> str:
+        state = "recording" if self.recording else "stopped"
+        return f"<SignalRecorder {state}, {len(self)} records, provider {self.provider.name!r}>"
+
+    # -- names -------------------------------------------------------------------
+    def check_pattern(self, pattern: str) -> None:
+        """Raise :class:`UnknownSignalError` (with close names) unless ``pattern`` is a catalog
+        name, a recorded name, or a glob matching at least one of those."""
+        __tracebackhide__ = True
+        if not isinstance(pattern, str) or not pattern:
+            raise TypeError(f"a signal name or glob is a non-empty str like 'entity.post_merge' "
+                            f"or 'entity.*_failed', got {pattern!r}")
+        if pattern in self.catalog:
+            return
+        recorded = set(self.names())
+        if is_pattern(pattern):
+            if any(fnmatch.fnmatchcase(n, pattern) for n in (*self.catalog, *recorded)):
+                return
+            raise UnknownSignalPatternError(pattern, self._suggest(pattern, recorded, cutoff=0.5))
+        if pattern in recorded:
+            return
+        raise UnknownSignalError(pattern, self._suggest(pattern, recorded),
+                                 "the signal catalog, and no such signal was recorded")
+
+    def _suggest(self, name: str, recorded: set[str], cutoff: float = 0.6) -> list[str]:
+        known = list(dict.fromkeys([*sorted(recorded), *self.catalog]))
+        return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
+
+    def _guard(self, what: str) -> None:
+        __tracebackhide__ = True
+        # The plugin's recorder lives for the whole test: inside a Hypothesis
+        # example it still holds every earlier example's records, so asserting
+        # on it there is almost always a bug. capture() gives a fresh one.
+        if self._in_hypothesis_guard and "hypothesis" in sys.modules:
+            from hypothesis import currently_in_test_context
+
+            if currently_in_test_context():
+                raise RuntimeError(
+                    f"signal_recorder.{what}() inside a Hypothesis example sees the records of every "
+                    f"example so far. Record each example on its own: "
+                    f"`with signal_recorder.capture() as rec: ...`, then `rec.{what}(...)`.")
+
+    # -- threads -----------------------------------------------------------------
+    def wait_for(self, pattern: str, /, timeout: float = 5.0, **subset: Any) -> SignalRecord:
+        """Block until a record matching ``pattern`` and ``subset`` exists; return it.
+
+        For code that emits from other threads. Records made before the call
+        count. Fails with the recorded signals after ``timeout`` seconds::
+
+            worker.start()
+            rec = signal_recorder.wait_for("datapipes.post_run", timeout=10)
+        """
+        __tracebackhide__ = True
+        self._guard("wait_for")
+        self.check_pattern(pattern)
+        if timeout < 0:
+            raise ValueError(f"wait_for(timeout={timeout!r}): the timeout is in seconds and must be >= 0")
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._waiters += 1
+            try:
+                while True:
+                    for record in self._materialise():
+                        if matches(record, pattern, subset):
+                            return record
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+            finally:
+                self._waiters -= 1
+            records = list(self._made)
+        raise AssertionError(render_failure(
+            self._emitted_failure(records, pattern, subset, _call("wait_for", [pattern], subset),
+                                  f"nothing matched within {timeout:g} s."),
+            records, self.catalog))
+
+    # -- Hypothesis and blocks -------------------------------------------------
     @contextmanager
     def capture(self) -> Iterator[SignalRecorder]:
-        """A fresh recorder on the same provider for the block (safe inside Hypothesis examples)."""
-        inner = SignalRecorder(self.provider, self.catalog).start()
-        try:
+        """A fresh recorder on the same provider, for one block (e.g. one Hypothesis example).
+
+        The outer recorder keeps recording too::
+
+            @given(st.integers(min_value=0))
+            def test_merge(signal_recorder, n):
+                with signal_recorder.capture() as rec:
+                    merge(n)
+                rec.assert_emitted("entity.post_merge", rows_inserted=n)
+        """
+        inner = SignalRecorder(self.provider, self.catalog)
+        inner._phase_names[0] = self.phase
+        with inner:
             yield inner
-        finally:
-            inner.stop()
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in PHASES:
+        raise ValueError(f"phase={phase!r} is not a test phase; use one of {', '.join(map(repr, PHASES))}")

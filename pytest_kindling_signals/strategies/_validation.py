@@ -1,0 +1,81 @@
+"""Argument checks shared by the strategies: eager, and naming the bad value and the fix.
+
+Hypothesis reports bad strategy arguments as ``InvalidArgument``; these
+helpers raise it before any strategy is built, so the error points at the
+line that called the strategy, not at the first draw.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from hypothesis.errors import InvalidArgument
+
+from kindling.signal_catalog import SignalCatalog, SignalSpec, load_catalog
+
+__all__ = ["InvalidArgument", "check_bool", "check_int_range", "check_signal", "resolve_catalog"]
+
+
+def resolve_catalog(fn: str, catalog: Any) -> SignalCatalog:
+    """``catalog``, or the built-in catalog when it is ``None``."""
+    if catalog is None:
+        return load_catalog()
+    if not isinstance(catalog, SignalCatalog):
+        raise InvalidArgument(
+            f"{fn}(catalog={catalog!r}): catalog must be a SignalCatalog, e.g. "
+            f"catalog=load_catalog('my_catalog.yaml') (or the signal_catalog fixture), or None "
+            f"for Kindling's built-in catalog")
+    return catalog
+
+
+def close_matches(value: str, known: Iterable[str]) -> str:
+    """`` Did you mean 'a' or 'b'?`` or ``""``."""
+    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
+def check_signal(fn: str, name: Any, catalog: SignalCatalog, arg: str = "name") -> SignalSpec:
+    """The catalog's spec of ``name``; an unknown name suggests close ones."""
+    if not isinstance(name, str):
+        raise InvalidArgument(f"{fn}({arg}={name!r}): {arg} must be a signal name (a str) like "
+                              f"'entity.post_merge'")
+    if name not in catalog:
+        raise InvalidArgument(
+            f"{fn}({arg}={name!r}): unknown signal; it is not in the signal catalog."
+            f"{close_matches(name, catalog)} List the names with signal_names() or "
+            f"list(load_catalog()); pass catalog= for signals of your own catalog.")
+    return catalog[name]
+
+
+def check_bool(fn: str, arg: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{fn}({arg}={value!r}): {arg} must be True or False")
+    return value
+
+
+def check_int_range(fn: str, arg: str, value: Any, low: int, high: int) -> int:
+    """An int in ``[low, high]`` (the high bound keeps examples small and Spark quick)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{fn}({arg}={value!r}): {arg} must be an int between {low} and {high}")
+    if not low <= value <= high:
+        raise InvalidArgument(f"{fn}({arg}={value!r}): {arg} must be between {low} and {high}; "
+                              f"pass e.g. {arg}={min(max(value, low), high)}")
+    return value
+
+
+def check_choices(fn: str, arg: str, values: Any, allowed: Sequence[str]) -> tuple[str, ...]:
+    """A non-empty subset of ``allowed`` (a single str is refused: it would iterate by letter)."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise InvalidArgument(f"{fn}({arg}={values!r}): {arg} must be a list drawn from "
+                              f"{', '.join(map(repr, allowed))}, e.g. {arg}=[{allowed[0]!r}]")
+    chosen = tuple(values)
+    if not chosen:
+        raise InvalidArgument(f"{fn}({arg}=[]): give at least one of {', '.join(map(repr, allowed))}")
+    for v in chosen:
+        if v not in allowed:
+            raise InvalidArgument(
+                f"{fn}({arg}={list(chosen)!r}): {v!r} is not one of "
+                f"{', '.join(map(repr, allowed))}.{close_matches(str(v), allowed)}")
+    return chosen

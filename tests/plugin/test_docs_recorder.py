@@ -1,0 +1,48 @@
+"""docs/recorder.md runs as written: its files pass, and its failure messages are the real ones."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pytester_output import error_lines
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "recorder.md"
+_BLOCK = re.compile(r"(?:<!-- failure: (?P<test>\S+) -->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
+_FILE = re.compile(r"# file: (\S+\.py)")
+
+
+def _doc_parts() -> tuple[dict[str, str], dict[str, list[str]]]:
+    files: dict[str, str] = {}
+    failures: dict[str, list[str]] = {}
+    for m in _BLOCK.finditer(DOC.read_text()):
+        body = m.group("body")
+        if m.group("test"):
+            failures[m.group("test")] = body.rstrip("\n").splitlines()
+            continue
+        first, _, rest = body.partition("\n")
+        name = _FILE.match(first)
+        if m.group("lang") == "python" and name:
+            files[name.group(1)] = files.get(name.group(1), "") + rest + "\n"
+    return files, failures
+
+
+def test_the_docs_examples_run_and_their_failure_messages_are_exact(pytester: pytest.Pytester):
+    files, failures = _doc_parts()
+    assert {"my_provider.py", "test_merge.py", "test_failing.py", "test_hypothesis.py"} <= set(files)
+    assert len(failures) == 3
+    for name, text in files.items():
+        pytester.makepyfile(**{name[:-3]: text})
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    failing = {f"test_failing.py::{t}" for t in ("test_merge_inserts_four_rows", "test_an_unclosed_operation",
+                                                  "test_typo")}
+    assert set(failures) == failing
+    result.assert_outcomes(passed=sum(t.count("\ndef test_") + t.startswith("def test_")
+                                      for n, t in files.items() if n != "test_failing.py"),
+                           failed=len(failing))
+    for test, expected in failures.items():
+        assert error_lines(result, test.split("::")[1]) == expected

@@ -1,0 +1,109 @@
+"""A small project with its own provider and catalog, run through ``pytester`` as a user would.
+
+The shop's catalog adds 4 signals in a tier of their own ("shop") to the
+built-in 88, so the numbers in the reports are exact: the two tests in
+``test_shop.py`` emit 3 of the 4 (``shop.refunded`` never fires).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+SHOP_CATALOG = """\
+format: kindling-signal-catalog/1
+tiers: [shop]
+providers:
+  shop:
+    class: ShopService
+    tier: shop
+    operations:
+      shop.checkout: {pre: pre_checkout, post: [post_checkout], failed: checkout_failed}
+    signals:
+      pre_checkout:
+        when: Before a checkout
+        fields: {cart_id: string}
+      post_checkout:
+        when: After a checkout
+        fields: {cart_id: string, total: {type: number, minimum: 0}}
+      checkout_failed:
+        when: When a checkout fails
+        fields: {cart_id: string}
+      refunded:
+        when: After a refund
+        fields: {amount: {type: number, minimum: 0}}
+"""
+
+SHOP_MODULE = '''\
+from kindling.signaling import BlinkerSignalProvider, SignalEmitter
+
+
+class Shop(SignalEmitter):
+    """A fake provider: real emissions through a real provider, no Spark."""
+
+    EMITS = ("shop.pre_checkout", "shop.post_checkout", "shop.checkout_failed", "shop.refunded")
+
+    def checkout(self, cart_id, *, fail=False, total=12.5):
+        with self.operation("shop.checkout", cart_id=cart_id) as op:
+            if fail:
+                raise ValueError("card declined")
+            op.set(total=total)
+
+    def refund(self, amount):
+        self.emit("shop.refunded", amount=amount)
+
+
+def new_shop():
+    return Shop(BlinkerSignalProvider(name="shop"))
+'''
+
+SHOP_TESTS = '''\
+import pytest
+
+from shop import new_shop
+
+
+def test_checkout():
+    new_shop().checkout("c1")
+
+
+def test_checkout_declined():
+    with pytest.raises(ValueError):
+        new_shop().checkout("c2", fail=True)
+'''
+
+BAD_TESTS = '''\
+from shop import new_shop
+
+
+def test_bad_payload():
+    new_shop().refund(amount="3")
+
+
+def test_undocumented():
+    new_shop().emit("shop.refnded", amount=3)
+
+
+def test_unclosed():
+    new_shop().emit("shop.pre_checkout", cart_id="c3")
+'''
+
+#: The terminal report's findings for ``BAD_TESTS``, one of each kind.
+BAD_FINDINGS = [
+    "Undocumented signals (1):",
+    "  shop.refnded: not in the catalog (did you mean shop.refunded?) "
+    "(1 emission, first in test_bad.py::test_undocumented)",
+    "Payload violations (1):",
+    "  shop.refunded: field 'amount': expected number, got string '3' "
+    "(1 emission, first in test_bad.py::test_bad_payload)",
+    "Lifecycle violations (1):",
+    "  shop.pre_checkout (operation <id>) was never closed by shop.post_checkout or "
+    "shop.checkout_failed (1 operation, first in test_bad.py::test_unclosed)",
+]
+
+
+def section(result: pytest.RunResult) -> list[str]:
+    """The lines of the report's terminal section, without its header."""
+    lines = result.outlines
+    start = next(i for i, line in enumerate(lines) if "kindling-signals: catalog coverage" in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("=")), len(lines))
+    return lines[start + 1:end]

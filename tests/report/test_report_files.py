@@ -1,0 +1,164 @@
+"""The report files: JSON (a documented shape), Markdown (a PR comment / job summary), HTML."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_project import section
+
+pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
+
+
+def run_json(project: pytest.Pytester, *args: str) -> dict[str, Any]:
+    result = project.runpytest("--kindling-signals", "--kindling-signals-report=json:out/report.json", *args)
+    assert f"json report written to {project.path / 'out' / 'report.json'}" in section(result)
+    return json.loads((project.path / "out" / "report.json").read_text(encoding="utf-8"))
+
+
+def test_json_shape(bad_tests: pytest.Pytester) -> None:
+    report = run_json(bad_tests)
+    assert list(report) == ["meta", "totals", "tiers", "providers", "signals", "findings", "gates"]
+    meta = report["meta"]
+    assert (meta["format"], meta["format_version"], meta["partial"], meta["workers"]) == \
+        ("kindling-signals-report", 1, False, [])
+    assert meta["plugin_version"] == "0.1.0"
+    assert [Path(c).name for c in meta["catalogs"]] == ["signal_catalog.yaml", "shop_catalog.yaml"]
+    assert (meta["tests"], meta["emissions"]) == (5, 7)
+    assert {k: report["totals"][k] for k in ("signals", "emitted", "percent")} == \
+        {"signals": 92, "emitted": 4, "percent": 4.34}
+    assert report["tiers"]["shop"] == {"signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
+    assert report["tiers"]["critical"]["missing"][:2] == ["datapipes.pre_run", "datapipes.post_run"]
+    assert report["providers"]["ShopService"] == {
+        "namespace": "shop", "tier": "shop", "signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
+    assert len(report["signals"]) == 92
+    assert report["signals"]["shop.pre_checkout"] == {
+        "provider": "ShopService", "tier": "shop", "count": 3,
+        "tests": ["test_bad.py::test_unclosed", "test_shop.py::test_checkout",
+                  "test_shop.py::test_checkout_declined"]}
+    assert report["signals"]["entity.post_merge"]["count"] == 0
+    findings = report["findings"]
+    assert findings["undocumented"] == [{
+        "signal": "shop.refnded", "count": 1, "first_test": "test_bad.py::test_undocumented",
+        "tests": ["test_bad.py::test_undocumented"], "did_you_mean": ["shop.refunded"]}]
+    assert findings["payload"] == [{
+        "signal": "shop.refunded", "field": "amount", "expected": "number", "actual": "string '3'",
+        "message": "shop.refunded: field 'amount': expected number, got string '3'",
+        "count": 1, "first_test": "test_bad.py::test_bad_payload"}]
+    assert [(f["signal"], f["count"], f["first_test"]) for f in findings["lifecycle"]] == \
+        [("shop.pre_checkout", 1, "test_bad.py::test_unclosed")]
+    assert report["gates"] == []
+
+
+def test_json_lists_the_gates_and_their_verdicts(shop_project: pytest.Pytester) -> None:
+    report = run_json(shop_project, "--kindling-signals-fail-under=shop:75,total:5")
+    assert report["gates"] == [
+        {"gate": "shop:75", "passed": True, "skipped": False, "reason": "shop coverage 3/4 (75.0%) >= 75%"},
+        {"gate": "total:5", "passed": False, "skipped": False,
+         "reason": "total coverage 3/92 (3.2%) < 5%, never emitted: datapipes.pre_run, "
+                   "datapipes.post_run, datapipes.run_failed and 86 more"}]
+
+
+def test_markdown_for_a_pull_request_or_job_summary(bad_tests: pytest.Pytester) -> None:
+    result = bad_tests.runpytest("--kindling-signals", "--kindling-signals-report=markdown:summary.md",
+                                 "--kindling-signals-fail-under=shop:100")
+    assert result.ret == pytest.ExitCode.OK
+    lines = (bad_tests.path / "summary.md").read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == [
+        "## Kindling signals: catalog coverage",
+        "",
+        "**4.3%** of catalog signals emitted (4 of 92) by 5 tests · :white_check_mark: gates passed",
+    ]
+    for row in ["| Provider | Tier | Signals | Emitted | Cover |",
+                "| ShopService | shop | 4 | 4 | 100.0% |",
+                "| **shop** | | 4 | 4 | 100.0% |",
+                "| **TOTAL** | | **92** | **4** | **4.3%** |",
+                "- :white_check_mark: `shop:100`: shop coverage 4/4 (100.0%) >= 100%",
+                "| `shop.refunded` | field 'amount': expected number, got string '3' | 1 "
+                "| `test_bad.py::test_bad_payload` |",
+                "| `shop.pre_checkout` | shop.pre_checkout (operation &lt;id>) was never closed by "
+                "shop.post_checkout or shop.checkout_failed | 1 | `test_bad.py::test_unclosed` |",
+                "<details><summary>Never emitted (88)</summary>"]:
+        assert row in lines, row
+
+
+class _Page(HTMLParser):
+    """Collects the report's data attributes and every tag name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[tuple[str, str], dict[str, str]] = {}
+        self.missing: list[str] = []
+        self.emitted: dict[str, int] = {}
+        self.findings: list[str] = []
+        self.tests: list[str] = []
+        self.tags: set[str] = set()
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs += attrs
+        a = {k: v or "" for k, v in attrs}
+        if "data-kind" in a:
+            self.rows[(a["data-kind"], a["data-name"])] = a
+        if "data-missing" in a:
+            self.missing.append(a["data-missing"])
+        if "data-signal" in a:
+            self.emitted[a["data-signal"]] = int(a["data-count"])
+        if "data-finding" in a:
+            self.findings.append(a["data-finding"])
+        if "data-test" in a:
+            self.tests.append(a["data-test"])
+
+
+def test_html_is_one_self_contained_page_that_holds_the_numbers(bad_tests: pytest.Pytester) -> None:
+    bad_tests.runpytest("--kindling-signals", "--kindling-signals-report=html:report.html")
+    text = (bad_tests.path / "report.html").read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    page.close()
+    assert text.startswith("<!DOCTYPE html>")
+    assert not page.tags & {"script", "link", "img", "iframe"}
+    assert not [v for k, v in page.attrs if k in ("src", "href")]
+    assert "http://" not in text and "https://" not in text
+    shop = page.rows[("provider", "ShopService")]
+    assert (shop["data-signals"], shop["data-emitted"], shop["data-percent"]) == ("4", "4", "100.0")
+    total = page.rows[("total", "TOTAL")]
+    assert (total["data-signals"], total["data-emitted"], total["data-percent"]) == ("92", "4", "4.3")
+    assert page.rows[("tier", "critical")]["data-emitted"] == "0"
+    assert len(page.missing) == 88 and "shop.refunded" not in page.missing
+    assert page.emitted == {"shop.pre_checkout": 3, "shop.post_checkout": 1,
+                            "shop.checkout_failed": 1, "shop.refunded": 1}
+    assert page.findings == ["undocumented", "payload", "lifecycle"]
+    assert page.tests == ["test_bad.py::test_bad_payload", "test_bad.py::test_undocumented",
+                          "test_bad.py::test_unclosed", "test_shop.py::test_checkout",
+                          "test_shop.py::test_checkout_declined"]
+
+
+def test_reports_are_repeatable_and_the_ini_gives_defaults(shop_project: pytest.Pytester) -> None:
+    shop_project.makeini("[pytest]\nkindling_signals_catalogs = shop_catalog.yaml\n"
+                         "kindling_signals_report =\n    json:from_ini/report.json\n    markdown:from_ini/r.md\n")
+    lines = section(shop_project.runpytest("--kindling-signals"))
+    assert lines == [f"json report written to {shop_project.path / 'from_ini' / 'report.json'}",
+                     f"markdown report written to {shop_project.path / 'from_ini' / 'r.md'}"]
+    # the command line wins over the ini entirely
+    lines = section(shop_project.runpytest("--kindling-signals", "--kindling-signals-report=term",
+                                           "--kindling-signals-report=html:cli.html"))
+    assert lines[-1] == f"html report written to {shop_project.path / 'cli.html'}"
+    assert lines[0].startswith("Provider")
+    assert not (shop_project.path / "cli.html").read_text(encoding="utf-8").count("<script")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("xml:out.xml", "--kindling-signals-report='xml:out.xml' is not a report type; accepted forms: "
+                    "term, term-missing, json:PATH, markdown:PATH or html:PATH"),
+    ("json", "--kindling-signals-report='json': json needs a file path, as in json:PATH; accepted forms: "
+             "term, term-missing, json:PATH, markdown:PATH or html:PATH"),
+])
+def test_a_bad_report_type_is_a_usage_error(shop_project: pytest.Pytester, value: str, message: str) -> None:
+    result = shop_project.runpytest("--kindling-signals", f"--kindling-signals-report={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"ERROR: {message}" in result.stderr.lines
