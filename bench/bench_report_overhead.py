@@ -11,6 +11,11 @@ A B, B A, A B... so a machine that speeds up or slows down during the
 benchmark weighs on both sides alike. Prints every run, the median of each
 side, the overhead of B over A (target <= 5%) and how many emissions B
 recorded (from its report's summary line).
+
+First, per emission (an ``entity.merge`` operation, pre + post): the cost
+with no observer (no payload is built), with a global tap that does nothing
+(the payload is built and sent), with the report's collector (payloads whose
+shape already validated skip the JSON Schema), and with that shortcut off.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = [sys.executable, "-m", "pytest", "-m", "not spark", "-q", "-p", "no:randomly"]
@@ -38,12 +45,69 @@ def run(with_report: bool) -> tuple[float, str, int]:
     return time.perf_counter() - start, proc.stdout, proc.returncode
 
 
+class _NoopTap:
+    """A global tap that does nothing: the cost of building and sending the payload alone."""
+
+    def __init__(self) -> None:
+        from kindling.signaling import add_global_tap
+
+        self._remove = add_global_tap(lambda emission: None)
+
+    def end_test(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        self._remove()
+
+
+def per_emission_us(repeat: int = 5, number: int = 2000) -> dict[str, float]:
+    """Microseconds per emission: no observer, the collector, the collector validating everything."""
+    import pytest_kindling_signals.coverage as coverage
+    from kindling.signal_catalog import load_catalog
+    from kindling.signaling import BlinkerSignalProvider, SignalEmitter
+
+    class Merger(SignalEmitter):
+        EMITS = ("entity.pre_merge", "entity.post_merge", "entity.merge_failed")
+
+    merger = Merger(BlinkerSignalProvider(name="bench"))
+
+    def merge() -> None:
+        with merger.operation("entity.merge", entity_id="silver.orders", merge_keys=["id"],
+                              source_row_count=3) as op:
+            op.set(rows_inserted=3, rows_updated=1, rows_deleted=0)
+
+    def best(setup_cache: int | None, noop_tap: bool = False) -> float:
+        collector: Any = None
+        if noop_tap:
+            collector = _NoopTap()
+        elif setup_cache is not None:
+            coverage.MAX_VALID_SHAPES = setup_cache
+            collector = coverage.CentralCollector(load_catalog()).start()
+            collector.begin_test("bench", 0)
+        try:
+            merge()
+            return min(timeit.repeat(merge, number=number, repeat=repeat)) / number / 2 * 1e6
+        finally:
+            if collector is not None:
+                collector.end_test()
+                collector.finish()
+
+    saved = coverage.MAX_VALID_SHAPES
+    try:
+        return {"no observer": best(None), "a no-op global tap": best(None, noop_tap=True),
+                "collector": best(saved), "collector, no shortcut": best(0)}
+    finally:
+        coverage.MAX_VALID_SHAPES = saved
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3, help="A/B pairs to run (default 3)")
     args = parser.parse_args(argv)
     if args.pairs < 1:
         parser.error(f"--pairs={args.pairs}: needs at least one pair")
+    for label, us in per_emission_us().items():
+        print(f"per emission, {label:<24} {us:7.1f} us", flush=True)
     times: dict[bool, list[float]] = {False: [], True: []}
     summary = None
     for pair in range(args.pairs):

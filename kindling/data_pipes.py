@@ -354,9 +354,9 @@ class PipeExecutionError(RuntimeError):
         self.pipe_id = pipe_id
         self.result = result
         done = ", ".join(result.succeeded) or "none"
-        not_run = [p for p in result.pipe_ids[len(result.outcomes):]]
+        not_run = result.pipe_ids[len(result.outcomes):]
         super().__init__(
-            f"pipe {pipe_id!r} failed with {type(cause).__name__}: {describe_error(cause)} "
+            f"pipe {pipe_id!r} failed with {type(cause).__name__}: {describe_error(cause)}\n"
             f"The run stopped there (pipes that succeeded before it: {done}; "
             f"not run: {', '.join(not_run) or 'none'}). Pass continue_on_error=True "
             f"to run the remaining pipes after a failure.")

@@ -331,6 +331,7 @@ class DataEntityManager(SignalEmitter):
         from delta.tables import DeltaTable
 
         schema = definition.spark_schema()
+        assert schema is not None  # only entities with a declared schema are created empty
         if path.exists() and any(path.iterdir()):
             # Delta would refuse too, with a less helpful message; never write over foreign files.
             raise FileExistsError(

@@ -696,8 +696,13 @@ class FileIngestionProcessor(SignalEmitter):
                     rows_written = int(self.entity_manager.append_to_entity(df, dest))
                     version = self.entity_manager.get_entity_version(dest)
             except Exception as exc:
-                exc.add_note(f"while writing the batch of entry {entry_id!r} ({len(files)} file(s)) "
-                             f"to entity {dest!r}; no file of this batch was moved")
+                note = (f"while writing the batch of entry {entry_id!r} ({len(files)} file(s)) "
+                        f"to entity {dest!r}; no file of this batch was moved")
+                # A note keeps the exception's type (observers read error_type); Python 3.11+.
+                add_note = getattr(exc, "add_note", None)
+                if add_note is not None:
+                    add_note(note)
+                logger.error("%s: %s", note, describe_error(exc))
                 raise
         else:
             rows_written = 0

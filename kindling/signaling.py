@@ -597,7 +597,13 @@ class SignalEmitter:
             }
             for key, value in body.items():  # copying first is cheaper than per-key stores
                 if type(value) is lazy:
-                    full[key] = value()
+                    try:
+                        full[key] = value()
+                    except Exception as exc:
+                        # Send the signal anyway (a dropped pre_X would leave its
+                        # post_X unopened); the null shows up as a payload violation.
+                        full[key] = None
+                        self._provider_failed(name, provider, exc)
             if extra:
                 full.update(extra)
         except Exception as exc:  # a payload builder that fails must not fail the operation
@@ -690,7 +696,7 @@ class Operation:
             span.__enter__()
         self._token = _current_op.set(self)
         try:
-            self.emitter._send(self.pre, None, dict(self.fields), None,
+            self.emitter._send(self.pre, None, {"operation": self.name, **self.fields}, None,
                                self.operation_id, self.parent_operation_id)
         except BaseException as exc:
             # Only a "raise" receiver policy gets here; __exit__ won't run, so
@@ -708,11 +714,13 @@ class Operation:
         _current_op.reset(self._token)
         try:
             if exc is None:
-                payload = {**self.fields, **self.result, "duration_seconds": duration}
+                payload = {"operation": self.name, **self.fields, **self.result,
+                           "duration_seconds": duration}
                 self.emitter._send(self.closer, None, payload, None,
                                    self.operation_id, self.parent_operation_id)
             elif self.failed is not None:
-                payload = {**self.fields, **self.result, "error": describe_error(exc),
+                payload = {"operation": self.name, **self.fields, **self.result,
+                           "error": describe_error(exc),
                            "error_type": type(exc).__name__, "duration_seconds": duration}
                 self.emitter._send(self.failed, None, payload, None,
                                    self.operation_id, self.parent_operation_id)

@@ -209,17 +209,19 @@ def _value_check(prop: Mapping[str, Any]) -> Callable[[Any], Any] | None:
     Values reaching it have exact JSON types (see :func:`_shape`), so ``type()``
     tests suffice; an enum keys on the value itself (enums are small).
     """
-    lo, hi, enum, pattern = prop.get("minimum"), prop.get("maximum"), prop.get("enum"), prop.get("pattern")
-    if enum is not None:
-        return lambda v: v
-    if pattern is not None:
-        search = re.compile(pattern).search
-        return lambda v: type(v) is str and search(v) is not None
-    if lo is None and hi is None:
-        return None
-    low = -math.inf if lo is None else lo
-    high = math.inf if hi is None else hi
-    return lambda v: (type(v) is int or type(v) is float) and low <= v <= high
+    parts: list[Callable[[Any], Any]] = []
+    if "enum" in prop:
+        parts.append(lambda v: v)
+    if "pattern" in prop:
+        search = re.compile(prop["pattern"]).search
+        parts.append(lambda v: type(v) is str and search(v) is not None)
+    if "minimum" in prop or "maximum" in prop:
+        low = prop.get("minimum", -math.inf)
+        high = prop.get("maximum", math.inf)
+        parts.append(lambda v: (type(v) is int or type(v) is float) and low <= v <= high)
+    if len(parts) > 1:
+        return lambda v: tuple(part(v) for part in parts)
+    return parts[0] if parts else None
 
 
 _UNSET: Any = object()
@@ -237,8 +239,7 @@ class _ValidShapes:
         props = self._catalog.json_schema(name).get("properties", {})
         checks: dict[str, Callable[[Any], Any]] | None = {}
         for fname, prop in props.items():
-            if set(prop) - _KNOWN_KEYWORDS or set(prop.get("items", {})) - {"type"} \
-                    or len({"enum", "pattern", "minimum"} & set(prop)) + ("maximum" in prop and "minimum" not in prop) > 1:
+            if set(prop) - _KNOWN_KEYWORDS or set(prop.get("items", {})) - {"type"}:
                 checks = None  # a rule the shape doesn't capture: always validate this signal in full
                 break
             check = _value_check(prop)

@@ -242,3 +242,13 @@ def test_versions_and_commits_come_from_the_delta_log(lakehouse: Path) -> None:
     assert newest_write is not None and newest_write.version == 2
     assert manager._find_commit(table, 1, ("WRITE",), "kindling:ours") is None  # only after v1
     assert manager._find_commit(table, 0, ("MERGE",)) is None
+
+
+def test_the_docs_example_payloads_are_catalog_valid(signal_catalog: SignalCatalog) -> None:
+    import re
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "providers" / "entity_manager.md").read_text()
+    examples = re.findall(r"`(entity\.[a-z_]+)`[^\n]*:\n\n```json\n(.*?)\n```", page, re.S)
+    assert sorted(name for name, _ in examples) == sorted(DataEntityManager.EMITS)
+    for name, payload in examples:
+        assert signal_catalog.validate(name, json.loads(payload)) == [], name

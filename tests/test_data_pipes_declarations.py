@@ -10,6 +10,7 @@ from kindling.data_pipes import (
     DataPipesExecuter,
     PipeDeclarationError,
     PipeDefinition,
+    PipeExecutionError,
     UnknownPipeError,
     get_pipe_definition,
     get_pipe_ids,
@@ -153,3 +154,69 @@ def test_run_with_a_bare_string_says_to_pass_a_list(signal_recorder):
         DataPipesExecuter().run_datapipes("pipe1")
     assert signal_recorder.records == []
 
+
+
+def _side_effect_pipes(calls: list[str]) -> None:
+    # No inputs, no output entity: the run logic is exercised without Spark.
+    @DataPipes.pipe(pipeid="first", name="First")
+    def first():
+        calls.append("first")
+
+    @DataPipes.pipe(pipeid="breaks", name="Breaks")
+    def breaks():
+        calls.append("breaks")
+        raise KeyError("missing config key 'region'")
+
+    @DataPipes.pipe(pipeid="last", name="Last")
+    def last():
+        calls.append("last")
+
+
+def test_a_failed_pipe_stops_the_run_by_default(signal_recorder, signal_catalog):
+    from pytest_kindling_signals.contract import check_contract
+
+    calls: list[str] = []
+    _side_effect_pipes(calls)
+    with pytest.raises(PipeExecutionError) as info:
+        DataPipesExecuter().run_datapipes(["first", "breaks", "last"])
+
+    assert calls == ["first", "breaks"]
+    assert isinstance(info.value.__cause__, KeyError) and info.value.pipe_id == "breaks"
+    assert signal_recorder.names() == [
+        "datapipes.pre_run", "datapipes.pre_pipe", "datapipes.post_pipe",
+        "datapipes.pre_pipe", "datapipes.pipe_failed", "datapipes.run_failed"]
+    run_failed = signal_recorder.last("datapipes.run_failed")
+    assert (run_failed["failed_pipe"], run_failed["error_type"], run_failed["success_count"],
+            run_failed["failed_count"]) == ("breaks", "KeyError", 1, 1)
+    assert signal_recorder.first("datapipes.post_pipe")["rows_processed"] == 0
+    assert check_contract(signal_recorder.records, signal_catalog) == []
+
+
+def test_continue_on_error_runs_the_rest_and_counts_the_failure(signal_recorder, signal_catalog):
+    from pytest_kindling_signals.contract import check_contract
+
+    calls: list[str] = []
+    _side_effect_pipes(calls)
+    result = DataPipesExecuter().run_datapipes(["first", "breaks", "last"], continue_on_error=True)
+
+    assert calls == ["first", "breaks", "last"]
+    assert (result.succeeded, result.failed, result.ok) == (["first", "last"], ["breaks"], False)
+    post_run = signal_recorder.last("datapipes.post_run")
+    assert (post_run["success_count"], post_run["failed_count"], post_run["skipped_count"],
+            post_run["pipe_count"]) == (2, 1, 0, 3)
+    assert "datapipes.run_failed" not in signal_recorder.names()
+    assert check_contract(signal_recorder.records, signal_catalog) == []
+
+
+def test_a_broken_signal_provider_never_breaks_the_run():
+    class Broken:
+        def signal(self, name):
+            raise RuntimeError("provider down")
+
+    calls: list[str] = []
+    _side_effect_pipes(calls)
+    executer = DataPipesExecuter(signal_provider=Broken())
+    assert executer.run_datapipes(["first", "last"]).succeeded == ["first", "last"]
+    assert calls == ["first", "last"]
+    assert {name for name, _ in executer.emission_errors} == {
+        "datapipes.pre_run", "datapipes.pre_pipe", "datapipes.post_pipe", "datapipes.post_run"}

@@ -710,3 +710,25 @@ def test_describe_error_names_empty_errors_and_shortens_long_ones() -> None:
     assert describe_error(KeyError()) == "KeyError"
     long = describe_error(ValueError("x" * 2000))
     assert len(long) == 500 and long.endswith("...")
+
+
+def test_a_lazy_value_that_raises_still_sends_the_signal_with_a_null() -> None:
+    provider = BlinkerSignalProvider()
+    seen: list[tuple[str, dict[str, Any]]] = []
+    provider.add_tap(lambda e: seen.append((e.name, e.payload)))
+
+    class Merger(SignalEmitter):
+        EMITS = ("entity.pre_merge", "entity.post_merge", "entity.merge_failed")
+
+    def broken_count() -> int:
+        raise RuntimeError("source is unreadable")
+
+    merger = Merger(provider)
+    with pytest.raises(ValueError):
+        with merger.operation("entity.merge", entity_id="e", merge_keys=["id"],
+                              source_row_count=lazy(broken_count)):
+            raise ValueError("merge failed")
+    assert [name for name, _ in seen] == ["entity.pre_merge", "entity.merge_failed"]
+    assert seen[0][1]["source_row_count"] is None
+    assert seen[0][1]["operation_id"] == seen[1][1]["operation_id"]
+    assert [name for name, _ in merger.emission_errors] == ["entity.pre_merge", "entity.merge_failed"]

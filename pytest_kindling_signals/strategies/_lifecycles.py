@@ -111,7 +111,9 @@ def _lifecycles(cat: SignalCatalog, ops: list[OperationSpec], max_depth: int,
 
         def nodes(depth: int, most: int) -> list[_Node]:
             out = []
-            for _ in range(draw(st.integers(0, min(most, budget[0])))):
+            for _ in range(draw(st.integers(0, max(0, min(most, budget[0]))))):
+                if budget[0] <= 0:  # earlier siblings' children used it up
+                    break
                 budget[0] -= 1
                 op = draw(st.sampled_from(ops))
                 node = _Node(op, draw(st.sampled_from(op.closers)))

@@ -9,6 +9,7 @@ and its rows. Spark work is kept small: a few rows, a few commits per test.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ from kindling.entity_manager import (
     MergeResult,
     SchemaDriftError,
 )
+from kindling import signaling
 from kindling.signal_catalog import SignalCatalog
+from kindling.signaling import BlinkerSignalProvider
 from pytest_kindling_signals.contract import check_contract
 
 pytestmark = pytest.mark.contract
@@ -44,6 +47,19 @@ def assert_contract(recorder: Any, catalog: SignalCatalog) -> None:
 
 def rows(df: Any) -> list[tuple[Any, ...]]:
     return sorted(tuple(r) for r in df.collect())
+
+
+def counted(df: Any) -> Any:
+    """``df`` with its ``count()`` calls counted in ``df.count_calls``."""
+    original = df.count
+    df.count_calls = 0
+
+    def count() -> int:
+        df.count_calls += 1
+        return int(original())
+
+    df.count = count
+    return df
 
 
 def only(recorder: Any, name: str) -> dict[str, Any]:
@@ -68,8 +84,10 @@ def test_ensure_creates_the_declared_table_once(spark: Any, lakehouse: Path, man
 
     assert manager.table_path("silver.customers") == lakehouse / "tables" / "silver.customers"
     assert manager.get_entity_version("silver.customers") == 0
-    detail = spark.sql(f"DESCRIBE DETAIL delta.`{manager.table_path('silver.customers')}`").first()
-    assert detail.partitionColumns == ["region"]
+    first_commit = manager.table_path("silver.customers") / "_delta_log" / f"{0:020d}.json"
+    metadata = next(a["metaData"] for a in map(json.loads, first_commit.read_text().splitlines())
+                    if "metaData" in a)
+    assert metadata["partitionColumns"] == ["region"]
     assert manager.read_entity("silver.customers").schema.simpleString() == \
         "struct<id:int,name:string,region:string>"
 
@@ -180,13 +198,23 @@ def test_merge_without_schema_creates_the_table_from_its_rows(
         spark: Any, lakehouse: Path, manager: DataEntityManager, signal_recorder: Any,
         signal_catalog: SignalCatalog) -> None:
     DataEntities.entity(entityid="bronze.orders", name="bronze_orders", merge_columns=["order_id"])
-    df = spark.createDataFrame([(10, 1.5), (11, 2.5)], "order_id INT, amount DOUBLE")
+    df = counted(spark.createDataFrame([(10, 1.5), (11, 2.5)], "order_id INT, amount DOUBLE"))
     assert manager.merge_to_entity(df, "bronze.orders") == MergeResult(2, 0, 0, 0)
     assert signal_recorder.names() == ["entity.pre_merge", "entity.version_updated", "entity.post_merge"]
     created = signal_recorder.first("entity.version_updated")
     assert (created["old_version"], created["new_version"], created["reason"]) == (None, 0, "create")
-    assert rows(manager.read_entity("bronze.orders")) == [(10, 1.5), (11, 2.5)]
+    assert signal_recorder.last()["source_row_count"] == 2
+    assert df.count_calls == 1  # counted once for pre_merge, reused by post_merge
     assert_contract(signal_recorder, signal_catalog)
+
+    # Nobody observes this manager's provider: the source is never counted.
+    quiet = DataEntityManager(signal_provider=BlinkerSignalProvider())
+    again = counted(spark.createDataFrame([(11, 3.5), (12, 4.5)], "order_id INT, amount DOUBLE"))
+    assert quiet.merge_to_entity(again, "bronze.orders") == MergeResult(1, 1, 0, 1)
+    if not signaling._Taps.taps:  # a session-wide tap (the coverage report) observes everything
+        assert again.count_calls == 0
+    assert len(signal_recorder.records) == 3
+    assert rows(manager.read_entity("bronze.orders")) == [(10, 1.5), (11, 3.5), (12, 4.5)]
 
 
 def test_append_then_overwrite_report_delta_row_counts_and_schema_changes(
@@ -294,7 +322,12 @@ def test_docs_example_runs(spark: Any, lakehouse: Path, signal_recorder: Any,
     example = re.search(r"<!-- example -->\s*```python\n(.*?)```", page, re.S)
     assert example, f"{DOC_PAGE} lost its runnable example"
     exec(compile(example.group(1), str(DOC_PAGE), "exec"), {})
-    assert capsys.readouterr().out.splitlines() == [
+    printed = capsys.readouterr().out.splitlines()
+    shown = re.search(r"```python\n.*?```\s*```text\n(.*?)```", page[example.start():], re.S)
+    assert shown and printed == shown.group(1).splitlines()
+    assert printed == [
+        "merge: inserted=2 updated=0 version=1",
         "merge: inserted=3 updated=2 version=2",
         "MergeResult(rows_inserted=3, rows_updated=2, rows_deleted=0, version=2)"]
+    assert [r["reason"] for r in signal_recorder.of("entity.version_updated")] == ["create", "merge", "merge"]
     assert_contract(signal_recorder, signal_catalog)

@@ -9,7 +9,6 @@ the saved watermark, and the table holding it, stayed as they were.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ from kindling.watermarks import (
 )
 from pytest_kindling_signals.contract import check_contract
 
+from _doc_example import run_page_example
+
 pytestmark = pytest.mark.contract
 
-DOC_PAGE = Path(__file__).resolve().parents[2] / "docs" / "providers" / "watermarks.md"
 EVENTS = "id INT, kind STRING"
 
 
@@ -230,9 +230,5 @@ def test_the_watermark_entity_must_merge_on_entity_and_reader(signal_recorder: A
 
 def test_the_docs_example_runs_and_prints_what_the_page_says(
         spark: Any, lakehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = DOC_PAGE.read_text()
-    code = re.search(r"## Example\n.*?```python\n(.*?)```", text, re.S)
-    printed = re.search(r"## Example\n.*?```text\n(.*?)```", text, re.S)
-    assert code and printed, f"{DOC_PAGE} lost its example or its output block"
-    exec(compile(code.group(1), str(DOC_PAGE), "exec"), {"__name__": "docs_example"})
-    assert capsys.readouterr().out == printed.group(1)
+    printed, expected = run_page_example("providers/watermarks.md", capsys)
+    assert printed == expected

@@ -81,6 +81,16 @@ def test_a_known_good_shape_still_catches_bad_values(merger: Merger) -> None:
     ]
 
 
+def test_an_enum_value_outside_the_enum_is_caught_after_a_valid_one() -> None:
+    class Bootstrap(SignalEmitter):
+        EMITS = ("bootstrap.platform_detected",)
+
+    e = Bootstrap(BlinkerSignalProvider())
+    data = collect(lambda: [e.emit("bootstrap.platform_detected", platform=p, workspace_id=None,
+                                   spark_version="3.5.5") for p in ("fabric", "synapse", "fabrik", "fabric")])
+    assert [(f, a, n) for f, _, a, n in payload_findings(data)] == [("platform", "string 'fabrik'", 1)]
+
+
 def test_nested_values_that_are_not_json_are_caught_after_a_valid_one() -> None:
     class Emitter(SignalEmitter):
         EMITS = ("entity.schema_changed",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 
 from kindling.signal_catalog import SignalCatalog, Violation, load_catalog
 from pytest_kindling_signals.strategies import RULES, InvalidPayload, invalid_payloads, payloads
@@ -16,6 +16,9 @@ CATALOG = load_catalog()
 PER_SIGNAL = settings(max_examples=max(5, settings.default.max_examples // 4), database=None)
 
 # How the catalog's validator words each rule: the violation must say the rule it was told.
+# find() without the explain phase: we want the shrunk example, not an explanation of it.
+SHRINK = settings(database=None, phases=[Phase.generate, Phase.shrink])
+
 SAYS = {
     "missing_required": lambda v: v.actual == "missing",
     "wrong_type": lambda v: "is not of type" in v.message,
@@ -60,7 +63,7 @@ def test_invalid_payloads_break_exactly_the_rule_they_name(name: str) -> None:
 def test_invalid_payloads_reach_every_rule_the_catalog_allows() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=300, database=None)
+    @settings(max_examples=100, database=None)
     @given(invalid_payloads("datapipes.post_pipe"))  # has an enum and bounded numbers
     def collect(bad: InvalidPayload) -> None:
         seen.add(bad.rule)
@@ -81,13 +84,13 @@ def test_rules_restricts_what_is_broken() -> None:
 
 def test_a_negative_duration_is_one_of_the_breaks() -> None:
     bad = find(invalid_payloads("entity.post_merge", rules=["below_minimum"]),
-               lambda b: b.field == "duration_seconds")
+               lambda b: b.field == "duration_seconds", settings=SHRINK)
     assert bad.payload["duration_seconds"] == -1
     assert bad.description == "duration_seconds holds -1, below the field's minimum"
 
 
 def test_payloads_shrink_to_the_required_fields_and_simplest_values() -> None:
-    example = find(payloads("entity.post_merge"), lambda p: p["rows_inserted"] > 5)
+    example = find(payloads("entity.post_merge"), lambda p: p["rows_inserted"] > 5, settings=SHRINK)
     assert set(example) == set(CATALOG["entity.post_merge"].required_fields)
     assert example["rows_inserted"] == 6
     assert example["rows_updated"] == example["rows_deleted"] == 0
@@ -95,12 +98,13 @@ def test_payloads_shrink_to_the_required_fields_and_simplest_values() -> None:
 
 
 def test_optional_fields_are_sometimes_present() -> None:
-    example = find(payloads("datapipes.post_pipe"), lambda p: "write_mode" in p)
+    example = find(payloads("datapipes.post_pipe"), lambda p: "write_mode" in p, settings=SHRINK)
     assert example["write_mode"] == "merge"  # the enum's first value
 
 
 def test_invalid_payloads_shrink_to_a_readable_break() -> None:
-    bad = find(invalid_payloads("entity.pre_merge"), lambda b: b.rule == "not_a_uuid")
+    bad = find(invalid_payloads("entity.pre_merge", rules=["not_a_uuid", "wrong_type"]),
+               lambda b: b.rule == "not_a_uuid", settings=SHRINK)
     assert (bad.field, bad.payload["operation_id"]) == ("operation_id", "")
     assert bad.description == "operation_id holds '', not a uuid"
 
