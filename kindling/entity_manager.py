@@ -387,6 +387,7 @@ class DataEntityManager(SignalEmitter):
             if before is None:
                 # No table and no schema: these rows are the table's first commit.
                 commit = self._write(df, path, definition, "errorifexists", None, op.operation_id)
+                assert commit is not None  # a first write always commits
                 result = MergeResult(commit.metric("numOutputRows"), 0, 0, commit.version)
                 self._announce(spark, path, entity_id, None, commit, "merge")
             else:
@@ -461,11 +462,14 @@ class DataEntityManager(SignalEmitter):
         if before is not None:
             self._check_drift(definition, before.schema, df)
         commit = self._write(df, path, definition, mode, before, tag)
+        if commit is None:  # an append of no rows: Delta committed nothing, nothing changed
+            assert before is not None
+            return 0, before.version
         self._announce(spark, path, entity_id, before, commit, reason)
         return commit.metric("numOutputRows"), commit.version
 
     def _write(self, df: DataFrame, path: Path, definition: EntityDefinition, mode: str,
-               before: _TableState | None, tag: str) -> _Commit:
+               before: _TableState | None, tag: str) -> _Commit | None:
         writer = df.write.format("delta").mode(mode)
         # The operation id in the commit's userMetadata finds our commit in the
         # history even when other writers commit at the same time.
@@ -482,6 +486,10 @@ class DataEntityManager(SignalEmitter):
         commit = self._find_commit(path, before.version if before else None, ("WRITE",),
                                    f"kindling:{tag}")
         if commit is None:
+            if mode == "append" and before is not None:
+                state = self._state(df.sparkSession, path)
+                if state is not None and state.version == before.version:
+                    return None  # Delta makes no commit for an append of no rows to an existing table
             raise RuntimeError(f"the write to {path} succeeded but its commit is not in the "
                                f"table history; was the table removed meanwhile?")
         return commit

@@ -34,8 +34,9 @@ def test_both_commands_install_the_test_extra() -> None:
 
 def test_first_command_runs_the_contract_check_second_the_suite() -> None:
     contract, suite = bash_blocks(first_section((ROOT / "README.md").read_text(encoding="utf-8")))
-    assert "tests/contract" in contract
-    assert suite.split("&&")[-1].strip().endswith("pytest"), suite
+    assert "tests/contract" in contract and "--kindling-signals" in contract
+    # the whole suite: no path, no -m/-k selection, the report and its gates on
+    assert suite.split("&&")[-1].split() == ["python", "-m", "pytest", "--kindling-signals"], suite
 
 
 def test_ci_runs_the_second_command_verbatim() -> None:

@@ -24,7 +24,7 @@ Needs ``hypothesis`` (``pip install kindling-signals[hypothesis]``). See
 from __future__ import annotations
 
 try:
-    import hypothesis  # noqa: F401
+    import hypothesis as _hypothesis  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised without hypothesis installed
     raise ImportError(
         "pytest_kindling_signals.strategies needs Hypothesis: pip install 'kindling-signals[hypothesis]' "

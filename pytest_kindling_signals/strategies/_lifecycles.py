@@ -103,7 +103,7 @@ def _lifecycles(cat: SignalCatalog, ops: list[OperationSpec], max_depth: int,
     # The catalog's shared optional fields (sampling...) describe how a signal
     # was thinned, not the operation: a plain lifecycle leaves them out.
     shared = set.intersection(*(set(s.fields) for s in cat.values()))
-    dropped = shared - set(_KEEP_COMMON)
+    dropped = shared - set(_KEEP_COMMON) - {"operation"}
 
     @st.composite
     def build(draw: st.DrawFn) -> list[SignalEvent]:
@@ -139,8 +139,12 @@ def _lifecycles(cat: SignalCatalog, ops: list[OperationSpec], max_depth: int,
             clock[0] += draw(st.integers(0, 5000))  # milliseconds
             return (_EPOCH + dt.timedelta(milliseconds=clock[0])).isoformat(), clock[0]
 
-        def payload(name: str, op_id: str, parent: str | None) -> dict[str, Any]:
-            p = {k: v for k, v in draw(_payloads(cat[name])).items() if k not in dropped}
+        def payload(name: str, op: OperationSpec, op_id: str, parent: str | None) -> dict[str, Any]:
+            spec = cat[name]
+            p = {k: v for k, v in draw(_payloads(spec)).items()
+                 if k not in dropped or spec.fields[k].required}
+            if "operation" in spec.fields and "operation" not in spec.key_fields:
+                p["operation"] = op.name  # what SignalEmitter.operation() sends
             p["operation_id"] = op_id
             if parent is not None:
                 p["parent_operation_id"] = parent
@@ -150,12 +154,12 @@ def _lifecycles(cat: SignalCatalog, ops: list[OperationSpec], max_depth: int,
 
         def emit(node: _Node, parent: str | None) -> None:
             op_id = str(uuid.UUID(int=high | next(counter)))
-            pre = payload(node.op.pre, op_id, parent)
+            pre = payload(node.op.pre, node.op, op_id, parent)
             pre["timestamp"], opened = stamp()
             events.append(SignalEvent(node.op.pre, pre))
             for child in node.children:
                 emit(child, op_id)
-            close = payload(node.closer, op_id, parent)
+            close = payload(node.closer, node.op, op_id, parent)
             pre_fields, close_fields = cat[node.op.pre].fields, cat[node.closer].fields
             for k, v in pre.items():
                 if k not in shared and k in close_fields and _same_rule(pre_fields[k], close_fields[k]):

@@ -14,16 +14,22 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from _world import SPARK_SETTINGS, fresh_world
 from kindling.data_pipes import DataPipesExecuter, PipeExecutionError, RunResult
 from kindling.entity_manager import DataEntityManager
-from pytest_kindling_signals.strategies import PipeGraph, pipe_graphs
+from pytest_kindling_signals.strategies import EntitySchema, PipeGraph, PipeSpec, pipe_graphs
+
+# Found by this test: a pipe whose output is empty appended nothing, Delta made no
+# commit, and the entity manager failed the append ("commit is not in the table history").
+EMPTY_APPEND = PipeGraph(EntitySchema((("id", "INT"),)), {"src0": [(1,)]}, {"out0": False},
+                         (PipeSpec("p0", ("src0",), "out0", "evens"),))
 
 
 @SPARK_SETTINGS
+@example(graph=EMPTY_APPEND, continue_on_error=False)
 @given(graph=pipe_graphs(max_sources=2, max_outputs=2, max_pipes=3, max_rows=3),
        continue_on_error=st.booleans())
 def test_run_signals_agree_with_the_data(spark: Any, signal_recorder: Any, graph: PipeGraph,

@@ -9,7 +9,7 @@ from pytest_kindling_signals.contract import check_contract
 from pytest_kindling_signals.strategies import SignalEvent, lifecycles
 
 CATALOG = load_catalog()
-SHRINK = settings(database=None, phases=[Phase.generate, Phase.shrink])
+SHRINK = settings(database=None, max_examples=500, phases=[Phase.generate, Phase.shrink])
 
 
 @settings(database=None)

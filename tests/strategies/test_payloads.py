@@ -17,7 +17,7 @@ PER_SIGNAL = settings(max_examples=max(5, settings.default.max_examples // 4), d
 
 # How the catalog's validator words each rule: the violation must say the rule it was told.
 # find() without the explain phase: we want the shrunk example, not an explanation of it.
-SHRINK = settings(database=None, phases=[Phase.generate, Phase.shrink])
+SHRINK = settings(database=None, max_examples=500, phases=[Phase.generate, Phase.shrink])
 
 SAYS = {
     "missing_required": lambda v: v.actual == "missing",
