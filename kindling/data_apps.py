@@ -26,7 +26,6 @@ signals show every file an app operation reads or writes.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import json
@@ -46,6 +45,7 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
+from kindling._names import close_matches
 from kindling.lakehouse import current_lakehouse
 from kindling.pip_manager import PipManager
 from kindling.platform import PlatformService, get_platform_service
@@ -351,7 +351,7 @@ class DataAppManager(SignalEmitter):
         path = os.path.join(self.deploy_root, env, _check_name(app_name, "app_name"))
         if not os.path.isfile(os.path.join(path, MANIFEST_FILE)):
             known = self.list_apps(env)
-            close = difflib.get_close_matches(app_name, known, n=3)
+            close = close_matches(app_name, known)
             hint = (f"; did you mean {' or '.join(map(repr, close))}?" if close
                     else f"; deployed there: {known}" if known else "; deploy it first with deploy_app()")
             raise AppNotFoundError(f"no app {app_name!r} is deployed in environment {env!r} "

@@ -34,12 +34,12 @@ Tags Kindling reads:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
+from kindling._names import UnknownNameError, close_matches, declared_names, did_you_mean
 from kindling.registries import register_registry
 
 if TYPE_CHECKING:  # pyspark is needed only once a schema is handed to Spark
@@ -74,7 +74,7 @@ class EntityDeclarationError(ValueError):
     """An entity declaration that cannot work: names the entity, the value and the fix."""
 
 
-class UnknownEntityError(LookupError):
+class UnknownEntityError(UnknownNameError):
     """An entity id that was never declared; the message suggests close matches.
 
     ``entity_id`` is the id asked for, ``suggestions`` its close matches.
@@ -83,18 +83,10 @@ class UnknownEntityError(LookupError):
     def __init__(self, entity_id: Any, known: Iterable[str]) -> None:
         known = sorted(known)
         self.entity_id = entity_id
-        self.suggestions = (difflib.get_close_matches(entity_id, known, n=3, cutoff=0.6)
-                            if isinstance(entity_id, str) else [])
-        hint = f" (did you mean {' or '.join(map(repr, self.suggestions))}?)" if self.suggestions else ""
-        declared = (f"Declared entities: {', '.join(map(repr, known))}." if known and len(known) <= 20
-                    else "No entities are declared." if not known else f"{len(known)} entities are declared.")
         super().__init__(
-            f"Unknown entity id {entity_id!r}{hint}: declare it with "
-            f"DataEntities.entity(entityid={entity_id!r}, name=..., merge_columns=[...], schema=...) "
-            f"before using it. {declared}")
-
-    def __str__(self) -> str:  # LookupError would quote the message like a key
-        return str(self.args[0])
+            "entity id", entity_id, known,
+            f"declare it with DataEntities.entity(entityid={entity_id!r}, name=..., merge_columns=[...], "
+            f"schema=...) before using it.", declared=declared_names(known, "entities"))
 
 
 @dataclass(frozen=True)
@@ -224,9 +216,8 @@ def _columns(entityid: str, what: str, value: Any) -> tuple[str, ...]:
 def _check_in_schema(entityid: str, what: str, cols: Sequence[str], names: Sequence[str]) -> None:
     for c in cols:
         if c not in names:
-            close = difflib.get_close_matches(c, names, n=1, cutoff=0.6) or \
-                [n for n in names if n.lower() == c.lower()]
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = close_matches(c, names, n=1) or [n for n in names if n.lower() == c.lower()][:1]
+            hint = did_you_mean(close)
             raise EntityDeclarationError(
                 f"entity {entityid!r}: {what} column {c!r} is not in the schema{hint}; "
                 f"the schema's columns are {', '.join(map(repr, names))}. "

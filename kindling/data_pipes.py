@@ -33,7 +33,6 @@ How a run behaves (documented in ``docs/providers/data_pipes.md``):
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import keyword
 import time
@@ -41,6 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from kindling._names import close_matches, declared_names, did_you_mean
 from kindling.registries import register_registry
 from kindling.signaling import SignalEmitter, SignalProvider, describe_error, new_operation_id
 
@@ -87,17 +87,11 @@ class UnknownPipeError(LookupError):
     def __init__(self, pipe_ids: Sequence[str], known: Iterable[str]) -> None:
         known = sorted(known)
         self.pipe_ids = tuple(pipe_ids)
-        self.suggestions = {p: difflib.get_close_matches(p, known, n=3, cutoff=0.6)
-                            for p in self.pipe_ids}
-        parts = []
-        for p in self.pipe_ids:
-            close = self.suggestions[p]
-            parts.append(f"{p!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
-        noun = "pipe id" if len(parts) == 1 else "pipe ids"
-        hint = (f"Declared pipes: {', '.join(map(repr, known))}." if known and len(known) <= 20
-                else "No pipes are declared." if not known else f"{len(known)} pipes are declared.")
-        super().__init__(f"Unknown {noun} {', '.join(parts)}: declare it with "
-                         f"@DataPipes.pipe(pipeid=...) before running. {hint}")
+        self.suggestions = {p: close_matches(p, known) for p in self.pipe_ids}
+        shown = ", ".join(f"{p!r}{did_you_mean(self.suggestions[p])}" for p in self.pipe_ids)
+        noun = "pipe id" if len(self.pipe_ids) == 1 else "pipe ids"
+        super().__init__(f"Unknown {noun} {shown}: declare it with "
+                         f"@DataPipes.pipe(pipeid=...) before running. {declared_names(known, 'pipes')}")
 
     def __str__(self) -> str:  # LookupError would quote the message like a key
         return str(self.args[0])

@@ -35,7 +35,6 @@ How a run behaves (the long form is ``docs/providers/file_ingestion.md``):
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import logging
@@ -48,6 +47,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from kindling._names import UnknownNameError, declared_names
+from kindling.platform import absolute_path
 from kindling.registries import register_registry
 from kindling.signaling import SignalEmitter, SignalProvider, describe_error, utc_timestamp
 
@@ -106,21 +107,15 @@ class FileReadError(FileIngestionError):
         super().__init__(f"cannot read {filetype} file {path!r}: {_spark_error_summary(cause)}")
 
 
-class UnknownEntryError(FileIngestionError, LookupError):
+class UnknownEntryError(FileIngestionError, UnknownNameError):
     """An entry id that was never declared; the message suggests close matches."""
 
     def __init__(self, entry_id: str, known: Iterable[str]) -> None:
         known = sorted(known)
         self.entry_id = entry_id
-        self.suggestions = difflib.get_close_matches(entry_id, known, n=3, cutoff=0.6)
-        hint = f" (did you mean {' or '.join(map(repr, self.suggestions))}?)" if self.suggestions else ""
-        listed = (f"Declared entries: {', '.join(map(repr, known))}." if known and len(known) <= 20
-                  else "No entries are declared." if not known else f"{len(known)} entries are declared.")
-        super().__init__(f"Unknown file ingestion entry {entry_id!r}{hint}: declare it with "
-                         f"FileIngestionEntries.entry(entry_id=...). {listed}")
-
-    def __str__(self) -> str:  # LookupError would quote the message like a key
-        return str(self.args[0])
+        UnknownNameError.__init__(self, "file ingestion entry", entry_id, known,
+                                  "declare it with FileIngestionEntries.entry(entry_id=...).",
+                                  declared=declared_names(known, "entries"))
 
 
 def _spark_error_summary(exc: BaseException) -> str:
@@ -540,9 +535,9 @@ class FileIngestionProcessor(SignalEmitter):
         records them in the ledger instead. Raises (after ``process_failed``)
         when a batch as a whole fails; a file that fails alone does not raise.
         """
-        folder = os.path.abspath(_fspath(path, "path"))
+        folder = absolute_path(path, "path")
         name_filter = _compile_filter(pattern)
-        target = os.path.abspath(_fspath(move_to, "move_to")) if move_to is not None else None
+        target = absolute_path(move_to, "move_to") if move_to is not None else None
         if target is not None and target == folder:
             raise FileIngestionError(
                 f"move_to={target!r} is the folder being processed; move files to another folder "
@@ -740,16 +735,6 @@ class FileIngestionProcessor(SignalEmitter):
 
 
 # -- helpers -------------------------------------------------------------------------
-
-def _fspath(value: Any, what: str) -> str:
-    try:
-        p = os.fspath(value)
-    except TypeError:
-        raise TypeError(f"{what}={value!r} is not a path; pass a str or os.PathLike") from None
-    if not isinstance(p, str) or not p:
-        raise TypeError(f"{what}={value!r} is not a path; pass a non-empty str or os.PathLike")
-    return p
-
 
 def _compile_filter(pattern: str | None) -> re.Pattern[str] | None:
     if pattern is None:

@@ -34,7 +34,7 @@ from typing import ClassVar
 
 from kindling.signaling import SignalEmitter, SignalProvider
 
-__all__ = ["PLATFORM_NAME", "PathLike", "PlatformService", "get_platform_service"]
+__all__ = ["PLATFORM_NAME", "PathLike", "PlatformService", "absolute_path", "get_platform_service"]
 
 PLATFORM_NAME = "standalone"
 PathLike = str | os.PathLike[str]
@@ -49,7 +49,12 @@ os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
 
 
-def _abs(path: PathLike, what: str = "path") -> str:
+def absolute_path(path: PathLike, what: str = "path") -> str:
+    """``path`` as an absolute str; a TypeError naming ``what`` for anything that is not a path.
+
+    >>> absolute_path("/data/in") == os.path.abspath("/data/in")
+    True
+    """
     try:
         p = os.fspath(path)
     except TypeError:
@@ -104,11 +109,11 @@ class PlatformService(SignalEmitter):
     # -- queries (no signals)
     def exists(self, path: PathLike) -> bool:
         """Whether a file or folder exists at ``path``."""
-        return os.path.exists(_abs(path))
+        return os.path.exists(absolute_path(path))
 
     def size(self, path: PathLike) -> int:
         """The size of the file at ``path`` in bytes."""
-        p = _abs(path)
+        p = absolute_path(path)
         try:
             return os.stat(p).st_size
         except FileNotFoundError:
@@ -124,7 +129,7 @@ class PlatformService(SignalEmitter):
         >>> fs.list("/landing", "sales_*.csv")                     # doctest: +SKIP
         ['/landing/sales_2025-01-01.csv', '/landing/sales_2025-01-02.csv']
         """
-        root = _abs(path)
+        root = absolute_path(path)
         if not os.path.exists(root):
             raise _missing(root, "folder")
         if not os.path.isdir(root):
@@ -148,14 +153,14 @@ class PlatformService(SignalEmitter):
 
     def makedirs(self, path: PathLike) -> str:
         """Create the folder ``path`` and its parents if missing; returns it (no signal)."""
-        p = _abs(path)
+        p = absolute_path(path)
         os.makedirs(p, exist_ok=True)
         return p
 
     # -- reads
     def read(self, path: PathLike) -> bytes:
         """The bytes of the file at ``path``; emits ``platform.file_read``."""
-        p = _abs(path)
+        p = absolute_path(path)
         try:
             with open(p, "rb") as f:
                 data = f.read()
@@ -178,7 +183,7 @@ class PlatformService(SignalEmitter):
         ``notebook_read`` is emitted (not ``file_read`` too), so one load
         counts once.
         """
-        p = _abs(path)
+        p = absolute_path(path)
         try:
             with open(p, encoding=encoding) as f:
                 source = f.read()
@@ -196,7 +201,7 @@ class PlatformService(SignalEmitter):
         goes to a temp file in the same folder, then ``os.replace``. Emits
         ``platform.file_written``.
         """
-        p = _abs(path)
+        p = absolute_path(path)
         if isinstance(data, str):
             data = data.encode(encoding)
         elif not isinstance(data, (bytes, bytearray, memoryview)):
@@ -210,7 +215,7 @@ class PlatformService(SignalEmitter):
 
         Emits ``platform.file_read`` for ``src`` and ``platform.file_written`` for ``dst``.
         """
-        s, d = _abs(src, "src"), _abs(dst, "dst")
+        s, d = absolute_path(src, "src"), absolute_path(dst, "dst")
         if os.path.isdir(s):
             raise IsADirectoryError(errno.EISDIR, f"copy() takes a file; src={s!r} is a folder", s)
         try:
@@ -234,7 +239,7 @@ class PlatformService(SignalEmitter):
         ``platform.file_deleted`` for ``src`` (no ``file_read``: a rename
         reads nothing).
         """
-        s, d = _abs(src, "src"), _abs(dst, "dst")
+        s, d = absolute_path(src, "src"), absolute_path(dst, "dst")
         if not os.path.exists(s):
             raise _missing(s, "file or folder")
         os.makedirs(os.path.dirname(d), exist_ok=True)
@@ -250,7 +255,7 @@ class PlatformService(SignalEmitter):
 
     def delete(self, path: PathLike, *, recursive: bool = False) -> None:
         """Delete the file at ``path`` (a folder needs ``recursive=True``); emits ``platform.file_deleted``."""
-        p = _abs(path)
+        p = absolute_path(path)
         if os.path.isdir(p) and not os.path.islink(p):
             if not recursive:
                 raise IsADirectoryError(errno.EISDIR, f"{p!r} is a folder; pass recursive=True "

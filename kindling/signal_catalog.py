@@ -16,7 +16,6 @@ strategies, the coverage report) is derived from a :class:`SignalCatalog`.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from kindling._names import UnknownNameError, close_matches, did_you_mean
 
 __all__ = [
     "BUILTIN_CATALOG_PATH",
@@ -62,17 +63,11 @@ class CatalogError(ValueError):
     """A catalog file that cannot be used: names the file, the entry and the problem."""
 
 
-class UnknownSignalError(LookupError):
+class UnknownSignalError(UnknownNameError):
     """A signal name the catalog does not know; the message suggests close names."""
 
     def __init__(self, name: str, suggestions: list[str], where: str = "the signal catalog"):
-        self.name = name
-        self.suggestions = suggestions
-        hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"Unknown signal {name!r}: it is not in {where}.{hint}")
-
-    def __str__(self) -> str:  # LookupError would quote the message like a key
-        return str(self.args[0])
+        super().__init__("signal", name, (), f"it is not in {where}.", suggestions=suggestions, sentence=True)
 
 
 def signal_kind(name: str) -> str:
@@ -248,7 +243,7 @@ class SignalCatalog(Mapping[str, SignalSpec]):
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """The catalog names closest to ``name`` (for 'did you mean' messages)."""
-        return difflib.get_close_matches(name, self._signals, n=n, cutoff=0.6)
+        return close_matches(name, self._signals, n=n)
 
     def check_name(self, name: str) -> SignalSpec:
         """``catalog[name]``, spelled as a check."""
@@ -266,9 +261,8 @@ class SignalCatalog(Mapping[str, SignalSpec]):
             if provider in (info.cls, info.namespace):
                 return info
         known = [p.cls for p in self._providers.values()] + list(self._providers)
-        close = difflib.get_close_matches(provider, known, n=3)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise LookupError(f"Unknown provider {provider!r}.{hint} Known: {', '.join(known)}")
+        raise UnknownNameError("provider", provider, known, declared=f"Known: {', '.join(known)}",
+                               sentence=True)
 
     def by_provider(self, provider: str) -> list[SignalSpec]:
         """Signals of one provider, by class name (``DataEntityManager``) or namespace (``entity``)."""
@@ -292,9 +286,7 @@ class SignalCatalog(Mapping[str, SignalSpec]):
             return self._by_pre[name]
         if name in self._by_closer:
             return self._by_closer[name]
-        close = difflib.get_close_matches(name, list(self._operations), n=3)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise LookupError(f"Unknown operation {name!r}.{hint}")
+        raise UnknownNameError("operation", name, self._operations, sentence=True)
 
     def operation_opened_by(self, name: str) -> OperationSpec | None:
         return self._by_pre.get(name)
@@ -483,8 +475,7 @@ def _parse_field(source: str, where: str, name: str, raw: Any) -> FieldSpec:
     types = raw["type"] if isinstance(raw["type"], list) else [raw["type"]]
     for t in types:
         if t not in FIELD_TYPES:
-            close = difflib.get_close_matches(str(t), FIELD_TYPES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(close_matches(str(t), FIELD_TYPES, n=1))
             raise _fail(source, where, f"field {name!r} has unknown type {t!r}{hint}; "
                                        f"use one of {', '.join(FIELD_TYPES)}")
     items = raw.get("items")

@@ -24,7 +24,6 @@ the catalog, and :func:`evaluate_gates` decides the exit status::
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import threading
@@ -34,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from kindling._names import close_matches, did_you_mean
 from kindling.signal_catalog import SignalCatalog, Violation
 from kindling.signaling import Emission, add_global_tap
 from pytest_kindling_signals.contract import check_lifecycles, check_payloads
@@ -653,8 +653,7 @@ def parse_fail_under(text: str, tiers: Sequence[str],
         scope, sep, value = part.rpartition(":")
         scope = scope.strip() if sep else "total"
         if scope != "total" and scope not in tiers:
-            close = difflib.get_close_matches(scope, [*tiers, "total"], n=1)
-            raise bad(f"unknown tier {scope!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise bad(f"unknown tier {scope!r}{did_you_mean(close_matches(scope, [*tiers, 'total'], n=1))}")
         value = value.strip().removesuffix("%")
         try:
             pct = Decimal(value)

@@ -18,7 +18,6 @@ recorder.
 from __future__ import annotations
 
 import bisect
-import difflib
 import fnmatch
 import sys
 import threading
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from kindling._names import UnknownNameError, close_matches
 from kindling.signal_catalog import SignalCatalog, UnknownSignalError, load_catalog
 from kindling.signaling import BlinkerSignalProvider, Emission
 from pytest_kindling_signals.assertions import SignalAssertions, _call, is_pattern, matches, render_failure
@@ -70,11 +70,9 @@ class UnknownSignalPatternError(UnknownSignalError):
     """A glob pattern that matches no catalog signal and no recorded one."""
 
     def __init__(self, pattern: str, suggestions: list[str]) -> None:
-        hint = f" Did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
-        LookupError.__init__(self, f"Pattern {pattern!r} matches no signal in the signal catalog "
-                                   f"and no recorded signal.{hint}")
-        self.name = pattern
-        self.suggestions = suggestions
+        UnknownNameError.__init__(self, "signal pattern", pattern, (), "it matches no signal in the "
+                                  "signal catalog and no recorded signal.", suggestions=suggestions,
+                                  sentence=True)
 
 
 class SignalRecorder(SignalAssertions):
@@ -250,7 +248,7 @@ class SignalRecorder(SignalAssertions):
 
     def _suggest(self, name: str, recorded: set[str], cutoff: float = 0.6) -> list[str]:
         known = list(dict.fromkeys([*sorted(recorded), *self.catalog]))
-        return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
+        return close_matches(name, known, cutoff=cutoff)
 
     def _guard(self, what: str) -> None:
         __tracebackhide__ = True

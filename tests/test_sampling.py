@@ -14,7 +14,7 @@ from kindling.sampling import SAMPLING_FIELDS, SamplingPolicy, SamplingStats
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter, lazy
 from kindling.tracing import SparkTraceProvider
 from pytest_kindling_signals.contract import check_contract
-from test_docs import DOCS, run_blocks  # tests/ is on sys.path (rootdir-less prepend import)
+from docs_examples import code_blocks, run_blocks
 
 
 @pytest.fixture
@@ -286,8 +286,7 @@ def test_the_catalog_declares_the_sampling_fields_as_optional(signal_catalog):
 
 @pytest.mark.parametrize("page", ["sampling.md", "providers/platform.md", "providers/tracing.md"])
 def test_doc_page_prints_what_it_shows(page, capsys):
-    shown = re.findall(r"^```text\n(.*?)^```", (DOCS / page).read_text(encoding="utf-8"),
-                       flags=re.MULTILINE | re.DOTALL)
+    shown = [text for _, text in code_blocks(page, "text")]
 
     assert run_blocks(page, spark=False) >= 1
 

@@ -12,20 +12,15 @@ provider so no test's recorder sees these builds). Install them with
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kindling.pip_manager import PipManager
 from kindling.signaling import BlinkerSignalProvider
 
-__all__ = ["local_wheels", "run_doc_page", "write_project"]
-
-TESTS = Path(__file__).resolve().parents[1]
+__all__ = ["local_wheels", "write_project"]
 
 _built: dict[str, Path] = {}
 
@@ -64,14 +59,3 @@ def local_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                      dependencies=("kdemo_dep",)), out)
         _built["wheels"] = out
     return _built["wheels"]
-
-
-def run_doc_page(page: str) -> int:
-    """Run the python blocks of ``docs/<page>`` with ``tests/test_docs.py``'s runner; returns how many ran."""
-    docs: Any = sys.modules.get("test_docs")
-    if docs is None or not hasattr(docs, "run_blocks"):
-        spec = importlib.util.spec_from_file_location("_kindling_test_docs", TESTS / "test_docs.py")
-        assert spec is not None and spec.loader is not None
-        docs = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(docs)
-    return int(docs.run_blocks(page, spark=False))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pyspark
 import pytest
-from _kindling_local_wheels import local_wheels, run_doc_page
+from _kindling_local_wheels import local_wheels
+from docs_examples import run_blocks
 
 from kindling.bootstrap import (
     Bootstrap,
@@ -225,4 +226,4 @@ def test_load_config_merges_nested_mappings_and_replaces_lists(tmp_path):
 
 
 def test_the_docs_page_examples_run():
-    assert run_doc_page("providers/bootstrap.md") == 2
+    assert run_blocks("providers/bootstrap.md") == 2

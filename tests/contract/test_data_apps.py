@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _kindling_local_wheels import local_wheels, run_doc_page
+from _kindling_local_wheels import local_wheels
+from docs_examples import run_blocks
 
 from kindling.data_apps import (
     AppDefinitionError,
@@ -309,4 +310,4 @@ def test_an_unsafe_environment_name_is_refused(apps, tmp_path):
 
 
 def test_the_docs_page_examples_run():
-    assert run_doc_page("providers/data_apps.md") == 1
+    assert run_blocks("providers/data_apps.md") == 1

@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _kindling_local_wheels import run_doc_page
+from docs_examples import run_blocks
 
 from kindling.notebooks import NotebookBuildError, NotebookFormatError, NotebookLoader, parse_notebook
 from kindling.pip_manager import PipManager
@@ -273,4 +273,4 @@ def test_a_folder_without_notebooks_fails_the_build(loader, notebooks_root, sign
 
 
 def test_the_docs_page_examples_run():
-    assert run_doc_page("providers/notebooks.md") == 2
+    assert run_blocks("providers/notebooks.md") == 2

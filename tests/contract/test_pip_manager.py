@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _kindling_local_wheels import local_wheels, run_doc_page, write_project
+from _kindling_local_wheels import local_wheels, write_project
+from docs_examples import run_blocks
 
 from kindling.pip_manager import PipError, PipManager, redact
 from kindling.signaling import BlinkerSignalProvider
@@ -180,4 +181,4 @@ def test_a_folder_that_is_not_a_project_fails_with_the_fix(pm, signal_recorder, 
 
 
 def test_the_docs_page_examples_run():
-    assert run_doc_page("providers/pip_manager.md") == 2
+    assert run_blocks("providers/pip_manager.md") == 2

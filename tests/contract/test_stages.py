@@ -21,7 +21,7 @@ from kindling.signal_catalog import SignalCatalog
 from kindling.stages import StageNotFoundError, StageProcessor, stage_pipe_ids
 from pytest_kindling_signals.contract import check_contract
 
-from _doc_example import run_page_example
+from docs_examples import run_example
 
 pytestmark = pytest.mark.contract
 
@@ -182,5 +182,5 @@ def test_an_unknown_stage_names_the_pipes_and_tags_there_are_and_runs_nothing(
 
 def test_the_docs_example_runs_and_prints_what_the_page_says(
         spark: Any, lakehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    printed, expected = run_page_example("providers/stages.md", capsys)
+    printed, expected = run_example("providers/stages.md", capsys)
     assert printed == expected

@@ -26,7 +26,7 @@ from kindling.watermarks import (
 )
 from pytest_kindling_signals.contract import check_contract
 
-from _doc_example import run_page_example
+from docs_examples import run_example
 
 pytestmark = pytest.mark.contract
 
@@ -230,5 +230,5 @@ def test_the_watermark_entity_must_merge_on_entity_and_reader(signal_recorder: A
 
 def test_the_docs_example_runs_and_prints_what_the_page_says(
         spark: Any, lakehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    printed, expected = run_page_example("providers/watermarks.md", capsys)
+    printed, expected = run_example("providers/watermarks.md", capsys)
     assert printed == expected

@@ -239,7 +239,7 @@ UNKNOWN = ("kindling.signal_catalog.UnknownSignalError: Unknown signal 'entity.p
     ('wait_for("entity.post_merg", timeout=0)', UNKNOWN),
     ('of("entity.post_merg")', UNKNOWN),
     ('assert_not_emitted("entity.*_faild")',
-     "pytest_kindling_signals.recorder.UnknownSignalPatternError: Pattern 'entity.*_faild' matches no "
+     "pytest_kindling_signals.recorder.UnknownSignalPatternError: Unknown signal pattern 'entity.*_faild': it matches no "
      "signal in the signal catalog and no recorded signal. Did you mean 'entity.write_failed' or "
      "'entity.merge_failed' or 'entity.ensure_failed'?"),
 ])

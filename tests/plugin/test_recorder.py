@@ -89,7 +89,7 @@ def test_a_misspelt_name_is_an_error_naming_the_close_ones(provider, rec):
     assert str(info.value) == (
         "Unknown signal 'entity.post_merg': it is not in the signal catalog, and no such signal was "
         "recorded. Did you mean 'entity.post_merge' or 'entity.pre_merge' or 'entity.post_write'?")
-    with pytest.raises(UnknownSignalPatternError, match=r"^Pattern 'entity\.\*_faild' matches no signal "
+    with pytest.raises(UnknownSignalPatternError, match=r"^Unknown signal pattern 'entity\.\*_faild': it matches no signal "
                        r"in the signal catalog and no recorded signal\. Did you mean 'entity\.write_failed'"):
         rec.assert_not_emitted("entity.*_faild")
     with pytest.raises(TypeError, match="non-empty str"):
