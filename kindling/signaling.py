@@ -195,12 +195,20 @@ def add_global_tap(tap: Tap) -> Callable[[], None]:
     test never handed to it. Taps must be quick and must not raise (errors are
     recorded like observer errors and never reach the emitting code).
     """
-    with _Taps.lock:
-        _Taps.taps = _Taps.taps + (tap,)
+    return _add_to_tuple(_Taps, "taps", tap, _Taps.lock)
+
+
+def _add_to_tuple(owner: Any, attr: str, item: Any, lock: threading.Lock) -> Callable[[], None]:
+    """Add ``item`` to the tuple ``owner.<attr>``; returns the function that removes it.
+
+    Copy on write under ``lock``: the emission path reads the tuple without locking.
+    """
+    with lock:
+        setattr(owner, attr, getattr(owner, attr) + (item,))
 
     def remove() -> None:
-        with _Taps.lock:
-            _Taps.taps = tuple(t for t in _Taps.taps if t is not tap)
+        with lock:
+            setattr(owner, attr, tuple(x for x in getattr(owner, attr) if x is not item))
 
     return remove
 
@@ -350,14 +358,7 @@ class BlinkerSignalProvider(SignalProvider):
         A tap sees ``emit`` calls and direct ``provider.signal(name).send(...)``
         alike, before the receivers run, and changes nothing they receive.
         """
-        with self._lock:
-            self._taps = self._taps + (tap,)
-
-        def remove() -> None:
-            with self._lock:
-                self._taps = tuple(t for t in self._taps if t is not tap)
-
-        return remove
+        return _add_to_tuple(self, "_taps", tap, self._lock)
 
     @contextmanager
     def tapped(self, tap: Tap) -> Iterator[Tap]:
@@ -384,14 +385,7 @@ class BlinkerSignalProvider(SignalProvider):
 
     def add_error_listener(self, listener: Callable[[ReceiverError], None]) -> Callable[[], None]:
         """Call ``listener(error)`` whenever an observer raises; returns a remover."""
-        with self._lock:
-            self._error_listeners = self._error_listeners + (listener,)
-
-        def remove() -> None:
-            with self._lock:
-                self._error_listeners = tuple(x for x in self._error_listeners if x is not listener)
-
-        return remove
+        return _add_to_tuple(self, "_error_listeners", listener, self._lock)
 
     def _record_error(self, signal_name: str, receiver: Any, exc: BaseException) -> ReceiverError:
         error = ReceiverError(

@@ -9,11 +9,11 @@ prove the output table kept its version and rows.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from docs_examples import run_example
 
 from kindling.data_entities import DataEntities
 from kindling.data_pipes import DataPipes, DataPipesExecuter, PipeExecutionError, RunResult
@@ -24,7 +24,6 @@ from pytest_kindling_signals.contract import check_contract
 
 pytestmark = pytest.mark.contract
 
-DOC_PAGE = Path(__file__).resolve().parents[2] / "docs" / "providers" / "data_pipes.md"
 ORDERS = "order_id INT, customer STRING, amount DOUBLE"
 
 
@@ -304,9 +303,5 @@ def test_run_with_undeclared_entity_names_it_before_anything_runs(
 
 
 def test_docs_example_runs(spark: Any, lakehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = DOC_PAGE.read_text()
-    code = re.search(r"## Example\n.*?```python\n(.*?)```", text, re.S)
-    printed = re.search(r"## Example\n.*?```text\n(.*?)```", text, re.S)
-    assert code and printed, f"{DOC_PAGE} lost its example or its output block"
-    exec(compile(code.group(1), str(DOC_PAGE), "exec"), {"__name__": "docs_example"})
-    assert capsys.readouterr().out == printed.group(1)
+    printed, expected = run_example("providers/data_pipes.md", capsys)
+    assert printed == expected

@@ -10,11 +10,11 @@ and its rows. Spark work is kept small: a few rows, a few commits per test.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from docs_examples import run_example
 
 from kindling.data_entities import DataEntities
 from kindling.entity_manager import (
@@ -31,7 +31,6 @@ from pytest_kindling_signals.contract import check_contract
 
 pytestmark = pytest.mark.contract
 
-DOC_PAGE = Path(__file__).resolve().parents[2] / "docs" / "providers" / "entity_manager.md"
 
 
 @pytest.fixture
@@ -318,13 +317,9 @@ def test_failed_merge_append_and_write_leave_the_table_as_it_was(
 
 def test_docs_example_runs(spark: Any, lakehouse: Path, signal_recorder: Any,
                            signal_catalog: SignalCatalog, capsys: pytest.CaptureFixture[str]) -> None:
-    page = DOC_PAGE.read_text()
-    example = re.search(r"<!-- example -->\s*```python\n(.*?)```", page, re.S)
-    assert example, f"{DOC_PAGE} lost its runnable example"
-    exec(compile(example.group(1), str(DOC_PAGE), "exec"), {})
-    printed = capsys.readouterr().out.splitlines()
-    shown = re.search(r"```python\n.*?```\s*```text\n(.*?)```", page[example.start():], re.S)
-    assert shown and printed == shown.group(1).splitlines()
+    out, shown = run_example("providers/entity_manager.md", capsys)
+    printed = out.splitlines()
+    assert printed == shown.splitlines()
     assert printed == [
         "merge: inserted=2 updated=0 version=1",
         "merge: inserted=3 updated=2 version=2",

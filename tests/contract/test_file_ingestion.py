@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
+from docs_examples import run_example
 
 from kindling.data_entities import DataEntities
 from kindling.entity_manager import DataEntityManager
@@ -227,8 +226,5 @@ def test_a_failed_batch_write_fails_the_process_and_loses_nothing(
 
 
 def test_the_docs_example_runs_as_written(spark, lakehouse, capsys):
-    page = (Path(__file__).resolve().parents[2] / "docs" / "providers" / "file_ingestion.md").read_text()
-    code = re.search(r"^```python\n(.*?)^```", page, re.MULTILINE | re.DOTALL).group(1)
-    expected = re.search(r"^```text\n(.*?)^```", page, re.MULTILINE | re.DOTALL).group(1)
-    exec(compile(code, "docs/providers/file_ingestion.md", "exec"), {"__name__": "docs_example"})
-    assert capsys.readouterr().out == expected
+    printed, expected = run_example("providers/file_ingestion.md", capsys)
+    assert printed == expected

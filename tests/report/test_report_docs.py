@@ -6,30 +6,25 @@ import json
 import re
 import shlex
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from docs_examples import code_blocks, run_blocks
 from report_project import section
 
 from kindling.signal_catalog import load_catalog
 
 pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
 
 def blocks(page: str, lang: str) -> list[str]:
-    text = (DOCS / page).read_text(encoding="utf-8")
-    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    return [code for _, code in code_blocks(page, lang)]
 
 
 def test_reading_the_json_as_the_docs_show(shop_project: pytest.Pytester) -> None:
     ns: dict[str, Any] = {}
-    for code in blocks("report.md", "python"):
-        if not code.startswith("# not run"):
-            exec(compile(code, "docs/report.md", "exec"), ns)  # noqa: S102 - our own docs
+    run_blocks("report.md", namespace=ns)
     shop_project.runpytest("--kindling-signals", "--kindling-signals-report=json:r.json")
     assert ns["never_emitted"](shop_project.path / "r.json") == [
         s.name for s in load_catalog().by_tier("critical")]
