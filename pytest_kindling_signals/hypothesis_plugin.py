@@ -29,15 +29,20 @@ ENV_VAR = "KINDLING_HYPOTHESIS_PROFILE"
 #: Choice -> the Hypothesis profile name registered for it ("off" loads nothing).
 PROFILES = {"fast": "kindling-fast", "ci": "kindling-ci", "off": None}
 DEFAULT = "fast"
+#: Profiles Hypothesis picks by itself: "default", or "ci" when it sees a CI
+#: environment (CI=true ...). Ours replace them; a CI run keeps the "ci"
+#: profile's determinism (derandomize, no example database) underneath.
+IMPLICIT = ("default", "ci")
 
 
-def register_profiles() -> None:
-    """Register ``kindling-fast`` and ``kindling-ci`` with Hypothesis."""
+def register_profiles(parent: Any = None) -> None:
+    """Register ``kindling-fast`` and ``kindling-ci`` with Hypothesis (on top of ``parent``'s settings)."""
     from hypothesis import settings
 
     # No deadline in either: one Spark action can take a second on a busy machine.
-    settings.register_profile("kindling-fast", max_examples=20, deadline=None)
-    settings.register_profile("kindling-ci", max_examples=200, deadline=None, print_blob=True)
+    settings.register_profile("kindling-fast", parent=parent, max_examples=20, deadline=None)
+    settings.register_profile("kindling-ci", parent=parent, max_examples=200, deadline=None,
+                              print_blob=True)
 
 
 def choose_profile(option: str | None, env: str | None, hypothesis_option: str | None,
@@ -60,7 +65,7 @@ def choose_profile(option: str | None, env: str | None, hypothesis_option: str |
         return None  # the user's own profile, named on the command line
     if explicit is not None:
         return PROFILES[explicit]
-    if current != "default":
+    if current not in IMPLICIT:
         return None  # loaded by the user's conftest: theirs
     return PROFILES[DEFAULT]
 
@@ -84,10 +89,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"Kindling Hypothesis profile {option or env!r} ignored: hypothesis is not installed "
                 f"(pip install 'kindling-signals[hypothesis]')"), stacklevel=2)
         return
-    register_profiles()
+    current = settings.get_current_profile_name()
+    register_profiles(settings.get_profile(current) if current == "ci" else None)
     hypothesis_option: Any = config.getoption("hypothesis_profile", None)
     try:
-        profile = choose_profile(option, env, hypothesis_option, settings.get_current_profile_name())
+        profile = choose_profile(option, env, hypothesis_option, current)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     if profile is not None:

@@ -11,6 +11,7 @@ from pytest_kindling_signals.hypothesis_plugin import choose_profile
 
 @pytest.mark.parametrize("option, env, theirs, current, expected", [
     (None, None, None, "default", "kindling-fast"),       # the fast default
+    (None, None, None, "ci", "kindling-fast"),            # Hypothesis' own pick under CI=true
     ("ci", None, None, "default", "kindling-ci"),
     (None, "ci", None, "default", "kindling-ci"),         # the environment variable
     ("fast", "ci", None, "default", "kindling-fast"),     # the option wins over the env
