@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -340,6 +341,28 @@ class CentralCollector:
             # no tap at all: the test runs as if nothing observed it (lazy payloads stay unbuilt)
             self.stop()
             self._paused = True
+
+    @contextmanager
+    def shared_fixture(self) -> Iterator[None]:
+        """Attribute emissions to the session while a session- or module-scoped fixture sets up.
+
+        Such a fixture (the shared Spark session, say) belongs to every test
+        that uses it, not to the first one that asked, and it is observed even
+        when that first test is one the report ignores.
+        """
+        with self._lock:
+            saved = (self._test, self._index, self._life)
+            self._test, self._index, self._life = SESSION, -1, self._session_life
+        resumed = self._paused
+        if resumed:
+            self.start()
+        try:
+            yield
+        finally:
+            if resumed:
+                self.stop()
+            with self._lock:
+                self._test, self._index, self._life = saved
 
     def end_test(self) -> None:
         """Check the test's lifecycles; later emissions go to the session."""

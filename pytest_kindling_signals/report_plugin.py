@@ -181,6 +181,15 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         state.collector.end_test()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, object, object]:
+    state = request.config.stash.get(_KEY, None)
+    if state is None or not isinstance(state.collector, CentralCollector) or fixturedef.scope == "function":
+        return (yield)
+    with state.collector.shared_fixture():
+        return (yield)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash.get(_KEY, None)
     if state is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import json
+
 from report_project import BAD_FINDINGS, section
 
 # These tests emit bad signals on purpose (inside pytester runs in this process):
@@ -140,3 +142,27 @@ def test_a_broken_user_catalog_is_a_usage_error(shop_project: pytest.Pytester) -
     result = shop_project.runpytest("--kindling-signals")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "providers: missing or empty" in result.stderr.str()
+
+
+def test_a_shared_fixture_set_up_by_an_ignored_test_is_still_observed(shop_project: pytest.Pytester) -> None:
+    # The shared Spark session is the real case: whichever test asks first
+    # starts it, and session.created belongs to the session, not to that test.
+    shop_project.makepyfile(test_shared='''
+        import pytest
+        from shop import new_shop
+        @pytest.fixture(scope="session")
+        def refunds_at_start():
+            new_shop().refund(amount=1)
+        @pytest.mark.kindling_signals_ignore
+        def test_ignored_but_first_to_ask(refunds_at_start):
+            new_shop().refund(amount="not counted")
+        def test_later(refunds_at_start):
+            pass
+    ''')
+    result = shop_project.runpytest("--kindling-signals", "--kindling-signals-report=term",
+                                    "--kindling-signals-report=json:out.json")
+    result.assert_outcomes(passed=4)  # with the shop's own two tests
+    data = json.loads((shop_project.path / "out.json").read_text())
+    refunded = data["signals"]["shop.refunded"]
+    assert (refunded["count"], refunded["tests"]) == (1, ["<session>"])
+    assert "Payload violations: none" in section(result)
