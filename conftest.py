@@ -30,10 +30,27 @@ SYNTHETIC_SIGNAL_TESTS = (
 )
 
 
+# No JVM, but real subprocesses: pip installs and wheel builds, pytest runs
+# under xdist or in a fresh interpreter. `-m "not spark and not slow"` leaves
+# the tests that run in seconds.
+SUBPROCESS_TESTS = (
+    "tests/contract/test_pip_manager.py",
+    "tests/contract/test_bootstrap.py",
+    "tests/contract/test_notebooks.py::test_build_package_makes_an_installable_wheel",
+    "tests/contract/test_notebooks.py::test_the_docs_page_examples_run",
+    "tests/contract/test_data_apps.py::test_install_deploys_installs_dependencies_and_runs_with_them",
+    "tests/report/test_report_xdist.py",
+    "tests/report/test_report_docs.py::test_the_github_actions_job",
+    "tests/plugin/test_plugin_subprocess.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SYNTHETIC_SIGNAL_TESTS):
             item.add_marker(pytest.mark.kindling_signals_ignore)
+        if item.nodeid.startswith(SUBPROCESS_TESTS):
+            item.add_marker(pytest.mark.slow)
     # Run them first (they are fast, too): the shared Spark session stops, and
     # emits session.stopped, in the teardown of the last test, which must be
     # one whose emissions the report counts.
