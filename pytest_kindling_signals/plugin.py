@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CATALOGS_INI", "MARKER", "catalog_for_config"]
 
-SPARK_FIXTURES = frozenset({"spark", "lakehouse_spark"})
+SPARK_FIXTURES = frozenset({"spark"})
 CATALOGS_INI = "kindling_signals_catalogs"
 MARKER = "kindling_signals"
 OBSERVER_ERROR_POLICIES = ("fail", "ignore")
