@@ -39,6 +39,7 @@ SUBPROCESS_TESTS = (
     "tests/contract/test_notebooks.py::test_build_package_makes_an_installable_wheel",
     "tests/contract/test_notebooks.py::test_the_docs_page_examples_run",
     "tests/contract/test_data_apps.py::test_install_deploys_installs_dependencies_and_runs_with_them",
+    "tests/contract/test_data_apps.py::test_a_failed_dependency_install_keeps_the_previous_deployment",
     "tests/report/test_report_xdist.py",
     "tests/report/test_report_docs.py::test_the_github_actions_job",
     "tests/plugin/test_plugin_subprocess.py",

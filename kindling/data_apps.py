@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import runpy
@@ -63,6 +64,8 @@ __all__ = [
     "AppRunResult",
     "DataAppManager",
 ]
+
+logger = logging.getLogger("kindling.data_apps")
 
 PathLike = str | os.PathLike[str]
 T = TypeVar("T")
@@ -225,6 +228,11 @@ class DataAppManager(SignalEmitter):
         >>> DataAppManager().deploy_app("dist/report-1.0.1.kda", "prod")  # doctest: +SKIP
         '/lake/apps/prod/report'
         """
+        return self._deploy(kda_file, target_environment, None)
+
+    def _deploy(self, kda_file: PathLike, target_environment: str,
+                prepare: Callable[[str, AppManifest], None] | None) -> str:
+        """:meth:`deploy_app`, with ``prepare(staging, manifest)`` run before the swap (for install)."""
         kda = os.path.abspath(os.fspath(kda_file))
         env = _check_name(target_environment, "target_environment")
         fs = self.platform
@@ -242,6 +250,8 @@ class DataAppManager(SignalEmitter):
             try:
                 for rel, content in members.items():
                     fs.write(os.path.join(staging, *rel.split("/")), content)
+                if prepare is not None:
+                    prepare(staging, manifest)
                 _swap_in(fs, staging, final)
             finally:
                 if os.path.exists(staging):
@@ -256,20 +266,26 @@ class DataAppManager(SignalEmitter):
         """Deploy ``kda_file`` and install its dependencies into its ``.libs`` folder; returns the deploy path.
 
         Dependencies are installed with :class:`~kindling.pip_manager.PipManager`
-        (its ``pip.*`` signals nest under nothing: they follow the deploy).
-        ``app.installed`` is emitted once both steps succeeded.
+        into the staging folder, before it replaces the previous deployment:
+        their ``pip.*`` signals nest inside ``app.deploy``, and a failed
+        install is a failed deploy that leaves the previous deployment as it
+        was. ``app.installed`` is emitted once both steps succeeded.
 
         >>> DataAppManager().install_app("dist/report-1.0.1.kda", "prod",
         ...                              no_index=True, find_links="wheels")  # doctest: +SKIP
         """
-        deployed = self.deploy_app(kda_file, target_environment)
+        def install_dependencies(staging: str, manifest: AppManifest) -> None:
+            # Into the staging folder, before the swap: a failed install leaves
+            # the previous deployment running, as a tampered package does.
+            if manifest.dependencies:
+                self.pip.install_packages(manifest.dependencies, target=os.path.join(staging, LIBS_DIR),
+                                          index_url=index_url, find_links=find_links, no_index=no_index)
+            self.platform.write(os.path.join(staging, _INSTALLED_MARKER),
+                                json.dumps({"name": manifest.name, "version": manifest.version,
+                                            "dependencies": manifest.dependencies}))
+
+        deployed = self._deploy(kda_file, target_environment, install_dependencies)
         manifest = self._manifest(deployed)
-        if manifest.dependencies:
-            self.pip.install_packages(manifest.dependencies, target=os.path.join(deployed, LIBS_DIR),
-                                      index_url=index_url, find_links=find_links, no_index=no_index)
-        self.platform.write(os.path.join(deployed, _INSTALLED_MARKER),
-                            json.dumps({"name": manifest.name, "version": manifest.version,
-                                        "dependencies": manifest.dependencies}))
         self.emit("app.installed", app_name=manifest.name, version=manifest.version,
                   deploy_path=deployed, dependencies=list(manifest.dependencies))
         return deployed
@@ -526,4 +542,7 @@ def _swap_in(fs: PlatformService, staging: str, final: str) -> None:
     except BaseException:
         fs.move(previous, final)
         raise
-    fs.delete(previous, recursive=True)
+    try:
+        fs.delete(previous, recursive=True)
+    except OSError as exc:  # deployed all the same: a leftover folder is not a failed deploy
+        logger.warning("deployed %s; could not remove the previous deployment %s: %s", final, previous, exc)

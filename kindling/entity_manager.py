@@ -559,13 +559,19 @@ class DataEntityManager(SignalEmitter):
     def _announce(self, spark: SparkSession, path: Path, entity_id: str,
                   before: _TableState | None, commit: _Commit, reason: str) -> None:
         """Emit schema_changed (if the columns changed) and version_updated for ``commit``."""
-        if before is not None:
-            after_schema = spark.read.format("delta").option("versionAsOf", commit.version) \
-                .load(str(path)).schema
-            added, removed, modified = _schema_diff(before.schema, after_schema)
-            if added or removed or modified:
-                self.emit("entity.schema_changed", entity_id=entity_id, added_columns=added,
-                          removed_columns=removed, modified_columns=modified)
+        if before is not None and self.is_observed("entity.schema_changed"):
+            # The data is committed: a failure to read the new schema must not
+            # report the operation as failed (emission never breaks it).
+            try:
+                after_schema = spark.read.format("delta").option("versionAsOf", commit.version) \
+                    .load(str(path)).schema
+            except Exception as exc:
+                self._provider_failed("entity.schema_changed", self.signal_provider, exc)
+            else:
+                added, removed, modified = _schema_diff(before.schema, after_schema)
+                if added or removed or modified:
+                    self.emit("entity.schema_changed", entity_id=entity_id, added_columns=added,
+                              removed_columns=removed, modified_columns=modified)
         self.emit("entity.version_updated", entity_id=entity_id,
                   old_version=before.version if before is not None else None,
                   new_version=commit.version, reason="create" if before is None else reason)

@@ -689,7 +689,6 @@ class FileIngestionProcessor(SignalEmitter):
                     version = merged.version
                 else:
                     rows_written = int(self.entity_manager.append_to_entity(df, dest))
-                    version = self.entity_manager.get_entity_version(dest)
             except Exception as exc:
                 note = (f"while writing the batch of entry {entry_id!r} ({len(files)} file(s)) "
                         f"to entity {dest!r}; no file of this batch was moved")
@@ -699,6 +698,15 @@ class FileIngestionProcessor(SignalEmitter):
                     add_note(note)
                 logger.error("%s: %s", note, describe_error(exc))
                 raise
+            if not merge_columns:
+                # Outside the try: the rows are committed, so failing to read the
+                # version must not report the batch as failed (its files would be
+                # ingested again). The version is for observers only.
+                try:
+                    version = self.entity_manager.get_entity_version(dest)
+                except Exception as exc:
+                    logger.warning("batch of entry %r committed to %r; its version is unknown: %s",
+                                   entry_id, dest, describe_error(exc))
         else:
             rows_written = 0
         self.emit("file_ingestion.batch_written", entry_id=entry_id, rows_written=rows_written,

@@ -275,8 +275,11 @@ def test_install_deploys_installs_dependencies_and_runs_with_them(
     path = apps.install_app(kda, "prod", no_index=True, find_links=wheels)
 
     names = [n for n in signal_recorder.names() if not n.startswith("platform.")]
-    assert names == ["app.pre_deploy", "app.post_deploy", "pip.pre_install", "pip.package_installing",
-                     "pip.package_installed", "pip.post_install", "app.installed"]
+    # dependencies go into the staging folder, inside the deploy, before the swap
+    assert names == ["app.pre_deploy", "pip.pre_install", "pip.package_installing",
+                     "pip.package_installed", "pip.post_install", "app.post_deploy", "app.installed"]
+    deploy = signal_recorder.first("app.pre_deploy")
+    assert signal_recorder.first("pip.pre_install")["parent_operation_id"] == deploy["operation_id"]
     installed = signal_recorder.first("app.installed")
     assert (installed["app_name"], installed["version"], installed["deploy_path"]) == ("sales_report", "1.0.0", path)
     assert installed["dependencies"] == ["kdemo_lib"]
@@ -284,6 +287,26 @@ def test_install_deploys_installs_dependencies_and_runs_with_them(
     apps.run_app("sales_report", "prod", args=[str(out)])
     assert out.read_text() == "42"  # imported from the app's own .libs
     assert "kdemo_lib" not in sys.modules
+    signal_recorder.assert_contract()
+
+
+def test_a_failed_dependency_install_keeps_the_previous_deployment(
+        apps, signal_recorder, tmp_path, tmp_path_factory):
+    wheels = local_wheels(tmp_path_factory)
+    deployed = Path(apps.install_app(apps.package_app(_app(tmp_path / "v1"), tmp_path / "dist"), "prod"))
+    before = _tree(deployed)
+    v2 = apps.package_app(_app(tmp_path / "v2", version="2.0.0", dependencies=["kdemo_no_such_package"]),
+                          tmp_path / "dist2")
+    signal_recorder.clear()
+
+    with pytest.raises(Exception, match="kdemo_no_such_package"):
+        apps.install_app(v2, "prod", no_index=True, find_links=wheels)
+
+    assert _tree(deployed) == before  # v1 still deployed, byte for byte
+    assert sorted(p.name for p in deployed.parent.iterdir()) == ["sales_report"]  # no staging left
+    names = [n for n in signal_recorder.names() if n.startswith(("app.", "pip."))]
+    assert names[0] == "app.pre_deploy" and names[-1] == "app.deploy_failed"
+    assert "pip.install_failed" in names and "app.installed" not in names
     signal_recorder.assert_contract()
 
 
