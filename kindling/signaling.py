@@ -113,7 +113,10 @@ def utc_timestamp(now: float | None = None) -> str:
 
 def describe_error(exc: BaseException) -> str:
     """A concise, one-paragraph message for an ``error`` field."""
-    text = str(exc).strip()
+    try:
+        text = str(exc).strip()
+    except Exception:  # a broken __str__ must not replace the exception being reported
+        return type(exc).__name__
     if not text:
         return type(exc).__name__
     first = text.split("\n\n", 1)[0].strip()
@@ -380,8 +383,9 @@ class BlinkerSignalProvider(SignalProvider):
         return self._error_count
 
     def clear_errors(self) -> None:
-        self._errors.clear()
-        self._error_count = 0
+        with self._lock:
+            self._errors.clear()
+            self._error_count = 0
 
     def add_error_listener(self, listener: Callable[[ReceiverError], None]) -> Callable[[], None]:
         """Call ``listener(error)`` whenever an observer raises; returns a remover."""
@@ -392,8 +396,9 @@ class BlinkerSignalProvider(SignalProvider):
             signal=signal_name, receiver=_receiver_label(receiver), exception=exc,
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
             thread_name=threading.current_thread().name, time=time.time())
-        self._errors.append(error)
-        self._error_count += 1
+        with self._lock:  # observers may fail on several threads at once
+            self._errors.append(error)
+            self._error_count += 1
         logger.error("%s (receiver_errors=%r)", error, self._policy, exc_info=exc)
         for listener in self._error_listeners:
             try:

@@ -475,7 +475,7 @@ class ControllerCollector:
             return
         try:
             self.data.merge(SessionData.from_data(output))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             self.problems[worker_id] = f"sent unreadable data: {exc}"
             return
         self.sent.append(worker_id)

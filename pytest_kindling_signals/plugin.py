@@ -89,7 +89,8 @@ def catalog_for_config(config: pytest.Config) -> SignalCatalog:
 
 @dataclass
 class _Options:
-    """What a test's ``kindling_signals`` markers ask for (closest marker wins per keyword)."""
+    """What a test's ``kindling_signals`` markers ask for: ``expect``/``forbid`` add up across
+    markers; for ``contract`` and ``observer_errors`` the closest marker wins."""
 
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)

@@ -732,3 +732,22 @@ def test_a_lazy_value_that_raises_still_sends_the_signal_with_a_null() -> None:
     assert seen[0][1]["source_row_count"] is None
     assert seen[0][1]["operation_id"] == seen[1][1]["operation_id"]
     assert [name for name, _ in merger.emission_errors] == ["entity.pre_merge", "entity.merge_failed"]
+
+
+def test_an_exception_whose_str_raises_is_still_reported_by_its_type() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    provider = BlinkerSignalProvider()
+    seen: list[dict[str, Any]] = []
+    provider.add_tap(lambda e: seen.append(e.payload))
+
+    class Merger(SignalEmitter):
+        EMITS = ("entity.pre_merge", "entity.merge_failed")
+
+    with pytest.raises(Unprintable):  # the operation's own exception, not the __str__ failure
+        with Merger(provider).operation("entity.merge", entity_id="e", merge_keys=["id"],
+                                        source_row_count=1):
+            raise Unprintable()
+    assert (seen[-1]["error"], seen[-1]["error_type"]) == ("Unprintable", "Unprintable")

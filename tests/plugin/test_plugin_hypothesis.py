@@ -23,7 +23,7 @@ def test_capture_records_each_example_on_its_own(user_project):
             rec.assert_contract()
             EXAMPLES.append(len(rec))
 
-        def test_the_outer_recorder_saw_every_example():
+        def test_each_example_captured_its_two_signals():
             assert len(EXAMPLES) == 20 and set(EXAMPLES) == {2}
 
         @settings(max_examples=2, deadline=None, database=None)

@@ -32,7 +32,7 @@ def test_a_passed_gate_keeps_the_exit_status(shop_project: pytest.Pytester) -> N
 
 
 def test_counts_are_compared_not_rounded_percentages(shop_project: pytest.Pytester) -> None:
-    """3/92 is 3.26%: it shows as 3.2% yet fails a 3.3 gate and passes 3.26."""
+    """3/92 is 3.26%: it shows as 3.2% yet fails a 3.27 gate and passes 3.26."""
     assert run(shop_project, "--kindling-signals-fail-under=3.26").ret == pytest.ExitCode.OK
     result = run(shop_project, "--kindling-signals-fail-under=3.27")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
