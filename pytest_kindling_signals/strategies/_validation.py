@@ -7,12 +7,13 @@ line that called the strategy, not at the first draw.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hypothesis.errors import InvalidArgument
 
+from kindling import _names
+from kindling._names import did_you_mean
 from kindling.signal_catalog import SignalCatalog, SignalSpec, load_catalog
 
 __all__ = ["InvalidArgument", "check_bool", "check_int_range", "check_signal", "resolve_catalog"]
@@ -31,9 +32,8 @@ def resolve_catalog(fn: str, catalog: Any) -> SignalCatalog:
 
 
 def close_matches(value: str, known: Iterable[str]) -> str:
-    """`` Did you mean 'a' or 'b'?`` or ``""``."""
-    close = difflib.get_close_matches(value, list(known), n=3, cutoff=0.6)
-    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    """`` Did you mean 'a' or 'b'?`` or ``""`` (the wording of every Kindling "unknown name" error)."""
+    return did_you_mean(_names.close_matches(value, known), sentence=True)
 
 
 def check_signal(fn: str, name: Any, catalog: SignalCatalog, arg: str = "name") -> SignalSpec:
