@@ -21,7 +21,6 @@ from kindling.data_entities import (
 )
 from kindling.entity_manager import DataEntityManager, EntityTableNotFoundError
 from kindling.signal_catalog import SignalCatalog
-from pytest_kindling_signals.contract import check_contract
 
 ORDERS_DDL = "order_id INT, customer STRING, amount DECIMAL(10,2), order_date DATE"
 
@@ -208,7 +207,7 @@ def test_ensure_without_a_schema_needs_no_spark(lakehouse: Path, signal_recorder
     assert DataEntityManager().ensure_entity_table("bronze.raw") is False
     assert signal_recorder.names() == ["entity.pre_ensure_table", "entity.post_ensure_table"]
     assert signal_recorder.last()["created"] is False
-    assert check_contract(signal_recorder.records, signal_catalog) == []
+    signal_recorder.assert_contract()
 
 
 # -- reading Delta's log ------------------------------------------------------------------

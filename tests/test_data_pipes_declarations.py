@@ -173,7 +173,6 @@ def _side_effect_pipes(calls: list[str]) -> None:
 
 
 def test_a_failed_pipe_stops_the_run_by_default(signal_recorder, signal_catalog):
-    from pytest_kindling_signals.contract import check_contract
 
     calls: list[str] = []
     _side_effect_pipes(calls)
@@ -189,11 +188,10 @@ def test_a_failed_pipe_stops_the_run_by_default(signal_recorder, signal_catalog)
     assert (run_failed["failed_pipe"], run_failed["error_type"], run_failed["success_count"],
             run_failed["failed_count"]) == ("breaks", "KeyError", 1, 1)
     assert signal_recorder.first("datapipes.post_pipe")["rows_processed"] == 0
-    assert check_contract(signal_recorder.records, signal_catalog) == []
+    signal_recorder.assert_contract()
 
 
 def test_continue_on_error_runs_the_rest_and_counts_the_failure(signal_recorder, signal_catalog):
-    from pytest_kindling_signals.contract import check_contract
 
     calls: list[str] = []
     _side_effect_pipes(calls)
@@ -205,7 +203,7 @@ def test_continue_on_error_runs_the_rest_and_counts_the_failure(signal_recorder,
     assert (post_run["success_count"], post_run["failed_count"], post_run["skipped_count"],
             post_run["pipe_count"]) == (2, 1, 0, 3)
     assert "datapipes.run_failed" not in signal_recorder.names()
-    assert check_contract(signal_recorder.records, signal_catalog) == []
+    signal_recorder.assert_contract()
 
 
 def test_a_broken_signal_provider_never_breaks_the_run():

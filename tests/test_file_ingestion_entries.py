@@ -24,7 +24,6 @@ from kindling.file_ingestion import (
     get_entry_ids,
 )
 from kindling.platform import PlatformService
-from pytest_kindling_signals.contract import check_contract
 
 
 def _sales_entry(entry_id: str = "daily_sales") -> FileIngestionEntry:
@@ -187,7 +186,7 @@ def test_a_missing_folder_fails_the_process(processor, tmp_path, signal_recorder
     failed = signal_recorder.last().payload
     assert (failed["error_type"], failed["failed_file"], failed["processed_files"]) == (
         "FileNotFoundError", None, 0)
-    assert check_contract(signal_recorder.records, signal_catalog) == []
+    signal_recorder.assert_contract()
 
 
 def test_files_without_an_entry_are_left_alone(processor, tmp_path, signal_recorder, signal_catalog):
@@ -200,7 +199,7 @@ def test_files_without_an_entry_are_left_alone(processor, tmp_path, signal_recor
     assert (pre.payload["file_count"], pre.payload["path"], pre.payload["pattern"]) == (0, str(tmp_path), None)
     assert (post.payload["success_files"], post.payload["failed_files"], post.payload["total_rows"]) == (0, 0, 0)
     assert (tmp_path / "notes.txt").exists()
-    assert check_contract(signal_recorder.records, signal_catalog) == []
+    signal_recorder.assert_contract()
 
 
 def test_a_file_matching_two_entries_or_no_entity_fails_alone(processor, landing, signal_recorder,
@@ -223,6 +222,6 @@ def test_a_file_matching_two_entries_or_no_entity_fails_alone(processor, landing
     post = signal_recorder.last("file_ingestion.post_process").payload
     assert (post["success_files"], post["failed_files"], post["total_rows"]) == (0, 2, 0)
     assert sorted(os.listdir(landing)) == ["x_1.csv", "y.csv"]  # nothing moved, nothing recorded
-    assert check_contract(signal_recorder.records, signal_catalog) == []
+    signal_recorder.assert_contract()
     ledger = processor.ledger()
     assert not os.path.exists(ledger.path) or json.loads(open(ledger.path).read())["files"] == {}

@@ -27,7 +27,6 @@ from kindling.entity_manager import (
 from kindling import signaling
 from kindling.signal_catalog import SignalCatalog
 from kindling.signaling import BlinkerSignalProvider
-from pytest_kindling_signals.contract import check_contract
 
 pytestmark = pytest.mark.contract
 
@@ -37,11 +36,6 @@ pytestmark = pytest.mark.contract
 def manager() -> DataEntityManager:
     # No provider passed: emits through the default, which the recorder watches.
     return DataEntityManager()
-
-
-def assert_contract(recorder: Any, catalog: SignalCatalog) -> None:
-    findings = check_contract(recorder.records, catalog)
-    assert not findings, "\n".join(map(str, findings))
 
 
 def rows(df: Any) -> list[tuple[Any, ...]]:
@@ -100,7 +94,7 @@ def test_ensure_creates_the_declared_table_once(spark: Any, lakehouse: Path, man
     assert {k: created[k] for k in ("old_version", "new_version", "reason")} == \
         {"old_version": None, "new_version": 0, "reason": "create"}
     assert created["operation_id"] == first_pre["operation_id"]
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
 
 def test_ensure_without_schema_leaves_creation_to_the_first_write(
@@ -113,7 +107,7 @@ def test_ensure_without_schema_leaves_creation_to_the_first_write(
     post = only(signal_recorder, "entity.post_ensure_table")
     assert (post["table_exists"], post["created"]) == (False, False)
     assert "entity.version_updated" not in signal_recorder.names()
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
 
 def test_ensure_fails_cleanly_on_an_invalid_schema_and_on_foreign_files(
@@ -140,7 +134,7 @@ def test_ensure_fails_cleanly_on_an_invalid_schema_and_on_foreign_files(
     assert [f["error_type"] for f in failures] == ["EntityDeclarationError", "FileExistsError"]
     assert "INTEGR" in failures[0]["error"]
     assert "entity.version_updated" not in signal_recorder.names()
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
 
 def test_merge_counts_come_from_delta_and_schema_evolves(
@@ -190,7 +184,7 @@ def test_merge_counts_come_from_delta_and_schema_evolves(
     assert rows(manager.read_entity("silver.customers")) == [
         (1, "ann", None), (2, "bob2", "gold"), (3, "cy2", None),
         (4, "dee", "silver"), (5, "ed", None), (6, "flo", "gold")]
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
 
 def test_merge_without_schema_creates_the_table_from_its_rows(
@@ -204,7 +198,7 @@ def test_merge_without_schema_creates_the_table_from_its_rows(
     assert (created["old_version"], created["new_version"], created["reason"]) == (None, 0, "create")
     assert signal_recorder.last()["source_row_count"] == 2
     assert df.count_calls == 1  # counted once for pre_merge, reused by post_merge
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
     # Nobody observes this manager's provider: the source is never counted.
     quiet = DataEntityManager(signal_provider=BlinkerSignalProvider())
@@ -252,7 +246,7 @@ def test_append_then_overwrite_report_delta_row_counts_and_schema_changes(
     assert changed["operation_id"] == version["operation_id"] == pre["operation_id"]
     assert rows(manager.read_entity("bronze.events")) == [(7, "seventy")]
     assert manager.get_entity_version("bronze.events") == 2
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
 
 def test_failed_merge_append_and_write_leave_the_table_as_it_was(
@@ -312,7 +306,7 @@ def test_failed_merge_append_and_write_leave_the_table_as_it_was(
     assert (append["entity_id"], append["error_type"]) == ("silver.accounts", "SchemaDriftError")
     write = only(signal_recorder, "entity.write_failed")
     assert "balance feed broke" in write["error"] and write["mode"] == "overwrite"
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
 
 
 def test_docs_example_runs(spark: Any, lakehouse: Path, signal_recorder: Any,
@@ -325,4 +319,4 @@ def test_docs_example_runs(spark: Any, lakehouse: Path, signal_recorder: Any,
         "merge: inserted=3 updated=2 version=2",
         "MergeResult(rows_inserted=3, rows_updated=2, rows_deleted=0, version=2)"]
     assert [r["reason"] for r in signal_recorder.of("entity.version_updated")] == ["create", "merge", "merge"]
-    assert_contract(signal_recorder, signal_catalog)
+    signal_recorder.assert_contract()
