@@ -46,7 +46,7 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-from kindling._names import close_matches
+from pytest_kindling_signals._names import close_matches
 from kindling.lakehouse import current_lakehouse
 from kindling.pip_manager import PipManager
 from kindling.platform import PlatformService, get_platform_service

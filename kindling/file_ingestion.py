@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kindling._names import UnknownNameError, declared_names
+from pytest_kindling_signals._names import UnknownNameError, declared_names
 from kindling.platform import absolute_path
 from kindling.registries import register_registry
 from kindling.signaling import SignalEmitter, SignalProvider, describe_error, utc_timestamp

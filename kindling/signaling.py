@@ -36,9 +36,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import blinker
+from pytest_kindling_signals.emission import Emission
 
 __all__ = [
     "BlinkerSignalProvider",
@@ -153,17 +154,6 @@ class lazy:  # noqa: N801 - reads as a function at call sites
 
 
 # -- emissions, taps and errors -------------------------------------------------
-
-class Emission(NamedTuple):
-    """One signal sent through a provider, as a tap sees it."""
-
-    name: str
-    sender: Any
-    payload: dict[str, Any]
-    thread_name: str
-    thread_id: int
-    time: float
-
 
 Tap = Callable[[Emission], None]
 

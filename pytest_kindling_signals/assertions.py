@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pytest_kindling_signals.contract import ContractFinding, check_contract
 
 if TYPE_CHECKING:
-    from kindling.signal_catalog import SignalCatalog
+    from pytest_kindling_signals.catalog import SignalCatalog
     from pytest_kindling_signals.recorder import SignalRecord
 
 __all__ = ["SEQUENCE_MODES", "Failure", "SignalAssertions", "is_pattern", "matches",

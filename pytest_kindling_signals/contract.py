@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kindling.signal_catalog import SignalCatalog, Violation
+from pytest_kindling_signals.catalog import SignalCatalog, Violation
 
 __all__ = ["ContractFinding", "check_contract", "check_lifecycles", "check_payloads",
            "undocumented_names"]

@@ -34,13 +34,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from kindling._names import close_matches, did_you_mean
-from kindling.signal_catalog import SignalCatalog, Violation
-from kindling.signaling import Emission, add_global_tap
+from pytest_kindling_signals._names import close_matches, did_you_mean
+from pytest_kindling_signals.catalog import SignalCatalog, Violation
 from pytest_kindling_signals.contract import check_lifecycles, check_payloads
+from pytest_kindling_signals.emission import Emission
 
 __all__ = [
     "SESSION",
+    "fixture_label",
     "CentralCollector",
     "ControllerCollector",
     "CoverageReport",
@@ -56,6 +57,11 @@ __all__ = [
 
 #: The "test" that emissions outside any test (imports, collection) are attributed to.
 SESSION = "<session>"
+
+
+def fixture_label(name: str) -> str:
+    """How a session- or module-scoped fixture shows where a test's node id would."""
+    return f"<fixture {name}>"
 REPORT_FORMAT = "kindling-signals-report"
 REPORT_FORMAT_VERSION = 1
 DATA_VERSION = 1
@@ -302,9 +308,12 @@ class CentralCollector:
     signals (name and operation id only) are kept until the test ends.
     """
 
-    def __init__(self, catalog: SignalCatalog) -> None:
+    def __init__(self, catalog: SignalCatalog,
+                 add_global_tap: Callable[[Callable[[Emission], None]], Callable[[], None]] | None = None
+                 ) -> None:
         self.catalog = catalog
         self.data = SessionData()
+        self._add_global_tap = add_global_tap
         self._lock = threading.Lock()
         self._remove: Callable[[], None] | None = None
         self._paused = False
@@ -319,8 +328,8 @@ class CentralCollector:
 
     # -- lifecycle of the collector
     def start(self) -> CentralCollector:
-        if self._remove is None:
-            self._remove = add_global_tap(self._on_emission)
+        if self._remove is None and self._add_global_tap is not None:
+            self._remove = self._add_global_tap(self._on_emission)
         return self
 
     def stop(self) -> None:
@@ -342,27 +351,38 @@ class CentralCollector:
             self.stop()
             self._paused = True
 
-    @contextmanager
-    def shared_fixture(self) -> Iterator[None]:
-        """Attribute emissions to the session while a session- or module-scoped fixture sets up.
+    def enter_fixture(self, name: str) -> Any:
+        """Attribute emissions to the session- or module-scoped fixture ``name`` (``<fixture
+        name>``) while it sets up or tears down; returns the token for :meth:`exit_fixture`.
 
         Such a fixture (the shared Spark session, say) belongs to every test
-        that uses it, not to the first one that asked, and it is observed even
-        when that first test is one the report ignores.
+        that uses it, not to the test that happened to set it up or to run
+        last, so serial and xdist runs credit it alike; it is observed even
+        when that test is one the report ignores.
         """
         with self._lock:
             saved = (self._test, self._index, self._life)
-            self._test, self._index, self._life = SESSION, -1, self._session_life
+            self._test, self._index, self._life = fixture_label(name), -1, self._session_life
         resumed = self._paused
         if resumed:
             self.start()
+        return saved, resumed
+
+    def exit_fixture(self, token: Any) -> None:
+        saved, resumed = token
+        if resumed:
+            self.stop()
+        with self._lock:
+            self._test, self._index, self._life = saved
+
+    @contextmanager
+    def shared_fixture(self, name: str) -> Iterator[None]:
+        """:meth:`enter_fixture` ... :meth:`exit_fixture` as a block."""
+        token = self.enter_fixture(name)
         try:
             yield
         finally:
-            if resumed:
-                self.stop()
-            with self._lock:
-                self._test, self._index, self._life = saved
+            self.exit_fixture(token)
 
     def end_test(self) -> None:
         """Check the test's lifecycles; later emissions go to the session."""

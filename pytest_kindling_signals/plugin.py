@@ -16,29 +16,27 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
-import kindling.registries
-from kindling.lakehouse import use_lakehouse
-from kindling.signal_catalog import CatalogError, SignalCatalog, UnknownSignalError, load_catalog
-from kindling.signaling import BlinkerSignalProvider, ReceiverError, use_default_provider
 from pytest_kindling_signals.assertions import Failure, render_failures
+from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, UnknownSignalError, load_catalog
+from pytest_kindling_signals.frameworks import Framework, FrameworkError, find_framework, framework_names
 from pytest_kindling_signals.recorder import SignalRecorder
 
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+__all__ = ["CATALOGS_INI", "FRAMEWORK_INI", "MARKER", "catalog_for_config", "framework_for_config"]
 
-__all__ = ["CATALOGS_INI", "MARKER", "catalog_for_config"]
-
-SPARK_FIXTURES = frozenset({"spark"})
+#: Fixtures that start a JVM: a test that asks for one is marked ``spark``.
+SPARK_FIXTURES = frozenset({"spark", "spark_kindling"})
 CATALOGS_INI = "kindling_signals_catalogs"
+FRAMEWORK_INI = "kindling_signals_framework"
 MARKER = "kindling_signals"
 OBSERVER_ERROR_POLICIES = ("fail", "ignore")
 _MAX_TRACEBACKS = 5
 
 _catalog_key = pytest.StashKey[SignalCatalog]()
+_framework_key = pytest.StashKey["Framework | None"]()
 _state_key = pytest.StashKey["_TestSignals"]()
 _call_passed_key = pytest.StashKey[bool]()
 
@@ -46,10 +44,17 @@ _call_passed_key = pytest.StashKey[bool]()
 # -- options, marker, catalog -------------------------------------------------
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kindling-signals", "Kindling signals: catalog coverage report")
+    group.addoption(
+        "--kindling-signals-framework", default=None, metavar="NAME", dest=FRAMEWORK_INI,
+        help="The Kindling whose signals the plugin records: auto (the one installed), none, "
+             f"or a name ({', '.join(framework_names()[2:])}). ini: {FRAMEWORK_INI}")
+    parser.addini(FRAMEWORK_INI, "The Kindling framework to serve (--kindling-signals-framework).",
+                  default="auto")
     parser.addini(
         CATALOGS_INI, type="paths", default=[],
         help="Signal catalog files (YAML or JSON) of your own providers, one per line, relative "
-             "to the ini file; merged with Kindling's built-in catalog for signal_catalog, "
+             "to the ini file; merged with the framework's catalog for signal_catalog, "
              "assertions and --kindling-signals.")
 
 
@@ -64,8 +69,38 @@ def pytest_configure(config: pytest.Config) -> None:
         "fail the test ('fail') or not ('ignore'); checked at teardown")
 
 
+def framework_for_config(config: pytest.Config) -> Framework | None:
+    """The framework the option or ini key names (``auto``: the one installed); ``None`` for none."""
+    if _framework_key in config.stash:
+        return config.stash[_framework_key]
+    choice = config.getoption(FRAMEWORK_INI, None) or _ini(config, FRAMEWORK_INI, "auto") or "auto"
+    try:
+        framework = find_framework(str(choice).strip())
+    except FrameworkError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_framework_key] = framework
+    return framework
+
+
+def _ini(config: pytest.Config, name: str, default: Any) -> Any:
+    try:
+        return config.getini(name)
+    except ValueError:  # the key is not registered: this plugin is disabled
+        return default
+
+
+def _framework(request: pytest.FixtureRequest, fixture: str) -> Framework:
+    framework = framework_for_config(request.config)
+    if framework is None:
+        raise pytest.UsageError(
+            f"the {fixture} fixture needs a Kindling framework, and none is installed (or "
+            f"{FRAMEWORK_INI} is 'none'): install kindling-signals or spark-kindling, or choose "
+            "one with --kindling-signals-framework=NAME")
+    return framework
+
+
 def catalog_for_config(config: pytest.Config) -> SignalCatalog:
-    """The built-in catalog merged with the files of the ``kindling_signals_catalogs`` ini key.
+    """The framework's catalog merged with the files of the ``kindling_signals_catalogs`` ini key.
 
     Loaded once per test session. Paths are relative to the ini file::
 
@@ -75,12 +110,16 @@ def catalog_for_config(config: pytest.Config) -> SignalCatalog:
     cached = config.stash.get(_catalog_key, None)
     if cached is not None:
         return cached
+    paths: list[Path] = list(_ini(config, CATALOGS_INI, []))
+    framework = framework_for_config(config)
+    own = framework.catalog_paths() if framework is not None else []
+    if not own and not paths:
+        raise pytest.UsageError(
+            f"no signal catalog: no Kindling framework is installed (or {FRAMEWORK_INI} is "
+            f"'none') and the ini key {CATALOGS_INI} names no file; install one, or list your "
+            f"catalogs under {CATALOGS_INI}")
     try:
-        paths: list[Path] = list(config.getini(CATALOGS_INI))
-    except ValueError:  # the ini key is not registered: this plugin is disabled
-        paths = []
-    try:
-        catalog = load_catalog(*paths)
+        catalog = load_catalog(*own, *paths)
     except CatalogError as exc:
         raise pytest.UsageError(f"ini option {CATALOGS_INI}: {exc}") from exc
     config.stash[_catalog_key] = catalog
@@ -149,7 +188,7 @@ def _marker_options(item: pytest.Item) -> _Options:
 
 @dataclass
 class _TestSignals:
-    provider: BlinkerSignalProvider
+    provider: Any
     recorder: SignalRecorder | None
     options: _Options
 
@@ -190,7 +229,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # -- teardown checks ----------------------------------------------------------
 
-def _observer_error_report(errors: list[ReceiverError], total: int) -> str:
+def _observer_error_report(errors: list[Any], total: int) -> str:
     lines = [f"{total} observer error{'s' if total != 1 else ''} while the test ran (emission went "
              "on; opt out with @pytest.mark.kindling_signals(observer_errors='ignore'), or assert "
              "on signal_provider.errors and call signal_provider.clear_errors()):"]
@@ -248,13 +287,14 @@ def _check_at_teardown(item: pytest.Item, state: _TestSignals) -> None:
 # -- fixtures -----------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
-def _kindling_isolated_registries() -> Iterator[None]:
+def _kindling_isolated_registries(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test sees the declarations made at import time, and none made by another test."""
-    saved = kindling.registries.snapshot()
-    try:
+    framework = framework_for_config(request.config)
+    if framework is None:
         yield
-    finally:
-        kindling.registries.restore(saved)
+        return
+    with framework.isolation():
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -295,41 +335,35 @@ def signal_catalog(request: pytest.FixtureRequest) -> SignalCatalog:
 
 
 @pytest.fixture
-def signal_provider() -> Iterator[BlinkerSignalProvider]:
-    """A fresh provider, installed as the framework default for the test.
+def signal_provider(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The test's provider: with Kindling, a fresh one installed as the framework default;
+    with spark-kindling, every provider instance its dependency injection made.
 
     Observer errors it sees fail the test at teardown unless the test clears
     them (``signal_provider.clear_errors()``) or is marked
     ``@pytest.mark.kindling_signals(observer_errors="ignore")``.
     """
-    provider = BlinkerSignalProvider(name="test")
-    with use_default_provider(provider):
+    with _framework(request, "signal_provider").test_provider() as provider:
         yield provider
 
 
+class _Unbound:
+    """What the session's recorder is bound to between tests: records nothing."""
+
+    name = "unbound"
+    error_count = 0
+    errors: list[Any] = []
+
+    def add_tap(self, tap: Any) -> Any:
+        return lambda: None
+
+
 @pytest.fixture(scope="session")
-def signal_recorder() -> SignalRecorder:
+def signal_recorder(request: pytest.FixtureRequest) -> SignalRecorder:
     """Records every emission through ``signal_provider`` during the test, phase by phase.
 
     One object per session, bound to each test's fresh provider and emptied
     between tests (so Hypothesis ``@given`` tests may take it; record each
     example with ``signal_recorder.capture()``).
     """
-    return SignalRecorder(BlinkerSignalProvider(name="unbound"))
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    """The Delta-enabled local Spark session, started once for the whole test session."""
-    from kindling.spark_session import get_or_create_spark_session, stop_spark_session
-
-    session = get_or_create_spark_session()
-    yield session
-    stop_spark_session()
-
-
-@pytest.fixture
-def lakehouse(tmp_path: Path) -> Iterator[Path]:
-    """A fresh lakehouse folder for this test, where Kindling keeps its Delta tables."""
-    with use_lakehouse(tmp_path / "lakehouse") as path:
-        yield path
+    return SignalRecorder(_Unbound(), catalog_for_config(request.config))

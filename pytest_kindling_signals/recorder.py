@@ -1,6 +1,6 @@
 """The signal recorder: every emission through a provider, in order, like pytest's caplog.
 
-    >>> from kindling.signaling import BlinkerSignalProvider
+    >>> from kindling.signaling import BlinkerSignalProvider   # or any framework's provider
     >>> provider = BlinkerSignalProvider()
     >>> with SignalRecorder(provider) as recorder:
     ...     _ = provider.signal("entity.post_merge").send("entity.post_merge", rows_inserted=3)
@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from kindling._names import UnknownNameError, close_matches
-from kindling.signal_catalog import SignalCatalog, UnknownSignalError, load_catalog
-from kindling.signaling import BlinkerSignalProvider, Emission
+from pytest_kindling_signals._names import UnknownNameError, close_matches
+from pytest_kindling_signals.catalog import SignalCatalog, UnknownSignalError
+from pytest_kindling_signals.emission import Emission
+from pytest_kindling_signals.frameworks import TapSource, default_catalog
 from pytest_kindling_signals.assertions import SignalAssertions, _call, is_pattern, matches, render_failure
 
 __all__ = ["PHASES", "SignalRecord", "SignalRecorder", "UnknownSignalPatternError"]
@@ -89,7 +90,7 @@ class SignalRecorder(SignalAssertions):
     :class:`~pytest_kindling_signals.assertions.SignalAssertions`.
     """
 
-    def __init__(self, provider: BlinkerSignalProvider, catalog: SignalCatalog | None = None) -> None:
+    def __init__(self, provider: TapSource, catalog: SignalCatalog | None = None) -> None:
         self._lock = threading.Lock()
         # wait_for() sleeps on this; emissions notify it only while someone waits.
         self._cond = threading.Condition(self._lock)
@@ -97,13 +98,13 @@ class SignalRecorder(SignalAssertions):
         self._in_hypothesis_guard = False
         self._reset(provider, catalog)
 
-    def _reset(self, provider: BlinkerSignalProvider, catalog: SignalCatalog | None) -> None:
+    def _reset(self, provider: TapSource, catalog: SignalCatalog | None) -> None:
         if not callable(getattr(provider, "add_tap", None)):
-            raise TypeError(f"SignalRecorder needs a BlinkerSignalProvider (something with add_tap), "
-                            f"got {provider!r}")
+            raise TypeError(f"SignalRecorder needs a provider it can tap (something with add_tap(tap), "
+                            f"like the signal_provider fixture), got {provider!r}")
         self.stop()
         self.provider = provider
-        self.catalog = catalog if catalog is not None else load_catalog()
+        self.catalog = catalog if catalog is not None else default_catalog()
         # Hot path: the tap appends the provider's Emission tuple as is; records
         # are materialised lazily, so recording costs one append per emission.
         self._raw: list[Emission] = []

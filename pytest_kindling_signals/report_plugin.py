@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kindling.signal_catalog import CatalogError, SignalCatalog, load_catalog
+from pytest_kindling_signals.catalog import CatalogError, SignalCatalog
 from pytest_kindling_signals.coverage import (
     CentralCollector,
     ControllerCollector,
@@ -27,6 +27,7 @@ from pytest_kindling_signals.coverage import (
     gate_failure_line,
     parse_fail_under,
 )
+from pytest_kindling_signals.plugin import catalog_for_config, framework_for_config
 from pytest_kindling_signals.report_render import (
     ReportTarget,
     parse_report_targets,
@@ -105,20 +106,6 @@ def _setting(config: pytest.Config, name: str) -> tuple[Any, bool]:
     return config.getini(name), False
 
 
-def _catalog(config: pytest.Config) -> SignalCatalog:
-    from pytest_kindling_signals import plugin
-
-    getter = getattr(plugin, "catalog_for_config", None)
-    if getter is not None:
-        return getter(config)  # type: ignore[no-any-return]
-    try:
-        paths = config.getini("kindling_signals_catalogs")
-    except ValueError:  # the fixtures plugin doesn't register the key (yet)
-        paths = []
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return load_catalog(*[Path(p) if Path(p).is_absolute() else base / p for p in paths or []])
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{IGNORE_MARKER}: the --kindling-signals report does not observe this test: its "
@@ -130,17 +117,19 @@ def pytest_configure(config: pytest.Config) -> None:
     values, from_cli = _setting(config, "kindling_signals_report")
     fail_under_text, _ = _setting(config, "kindling_signals_fail_under")
     try:
-        catalog = _catalog(config)
+        catalog = catalog_for_config(config)
         targets = parse_report_targets(values or ["term"])
         fail_under = parse_fail_under(fail_under_text, catalog.tiers) if fail_under_text else ()
     except (CatalogError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    framework = framework_for_config(config)
+    tap = framework.add_global_tap if framework is not None else None
     if hasattr(config, "workerinput"):
-        collector: CentralCollector | ControllerCollector = WorkerCollector(catalog)
+        collector: CentralCollector | ControllerCollector = WorkerCollector(catalog, tap)
     elif getattr(config.option, "dist", "no") != "no" and getattr(config.option, "numprocesses", None) != 0:
         collector = ControllerCollector(catalog)
     else:
-        collector = CentralCollector(catalog)
+        collector = CentralCollector(catalog, tap)
     base = config.invocation_params.dir if from_cli else (
         config.inipath.parent if config.inipath else config.rootpath)
     config.stash[_KEY] = _Session(
@@ -181,13 +170,38 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         state.collector.end_test()
 
 
+_fixture_token = pytest.StashKey[Any]()
+
+
+def _shared_collector(config: pytest.Config, fixturedef: pytest.FixtureDef[Any]) -> CentralCollector | None:
+    state = config.stash.get(_KEY, None)
+    if state is None or not isinstance(state.collector, CentralCollector) or fixturedef.scope == "function":
+        return None
+    return state.collector
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, object, object]:
-    state = request.config.stash.get(_KEY, None)
-    if state is None or not isinstance(state.collector, CentralCollector) or fixturedef.scope == "function":
+    collector = _shared_collector(request.config, fixturedef)
+    if collector is None:
         return (yield)
-    with state.collector.shared_fixture():
-        return (yield)
+    with collector.shared_fixture(fixturedef.argname):
+        result = yield
+    # Finalizers run last-in first-out: this one runs just before the fixture's own
+    # teardown, and pytest_fixture_post_finalizer just after it.
+    def begin_teardown() -> None:
+        request.node.stash[_fixture_token] = collector.enter_fixture(fixturedef.argname)
+
+    fixturedef.addfinalizer(begin_teardown)
+    return result
+
+
+def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    collector = _shared_collector(request.config, fixturedef)
+    token = request.node.stash.get(_fixture_token, None)
+    if collector is not None and token is not None:
+        del request.node.stash[_fixture_token]
+        collector.exit_fixture(token)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -284,6 +298,6 @@ def _plugin_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("kindling-signals")
+        return version("pytest-kindling-signals")
     except PackageNotFoundError:
         return "unknown"

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL = 'pip install -e ".[test]"'
+INSTALL = 'pip install -e ./pytest_kindling_signals -e ".[test]"'
 
 
 def first_section(text: str) -> str:

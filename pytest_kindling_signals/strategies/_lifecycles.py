@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
 
-from kindling.signal_catalog import FieldSpec, OperationSpec, SignalCatalog
+from pytest_kindling_signals.catalog import FieldSpec, OperationSpec, SignalCatalog
 from pytest_kindling_signals.strategies._payloads import _payloads
 from pytest_kindling_signals.strategies._validation import (
     InvalidArgument,

@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from kindling.signal_catalog import DATETIME_PATTERN, UUID_PATTERN, FieldSpec, SignalCatalog, SignalSpec
+from pytest_kindling_signals.catalog import DATETIME_PATTERN, UUID_PATTERN, FieldSpec, SignalCatalog, SignalSpec
 from pytest_kindling_signals.strategies._validation import (
     InvalidArgument,
     check_signal,

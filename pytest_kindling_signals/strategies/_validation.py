@@ -12,22 +12,23 @@ from typing import Any
 
 from hypothesis.errors import InvalidArgument
 
-from kindling import _names
-from kindling._names import did_you_mean
-from kindling.signal_catalog import SignalCatalog, SignalSpec, load_catalog
+from pytest_kindling_signals import _names
+from pytest_kindling_signals._names import did_you_mean
+from pytest_kindling_signals.catalog import SignalCatalog, SignalSpec
+from pytest_kindling_signals.frameworks import default_catalog
 
 __all__ = ["InvalidArgument", "check_bool", "check_int_range", "check_signal", "resolve_catalog"]
 
 
 def resolve_catalog(fn: str, catalog: Any) -> SignalCatalog:
-    """``catalog``, or the built-in catalog when it is ``None``."""
+    """``catalog``, or the installed framework's catalog when it is ``None``."""
     if catalog is None:
-        return load_catalog()
+        return default_catalog()
     if not isinstance(catalog, SignalCatalog):
         raise InvalidArgument(
             f"{fn}(catalog={catalog!r}): catalog must be a SignalCatalog, e.g. "
             f"catalog=load_catalog('my_catalog.yaml') (or the signal_catalog fixture), or None "
-            f"for Kindling's built-in catalog")
+            f"for the installed framework's catalog")
     return catalog
 
 
@@ -45,7 +46,7 @@ def check_signal(fn: str, name: Any, catalog: SignalCatalog, arg: str = "name") 
         raise InvalidArgument(
             f"{fn}({arg}={name!r}): unknown signal; it is not in the signal catalog."
             f"{close_matches(name, catalog)} List the names with signal_names() or "
-            f"list(load_catalog()); pass catalog= for signals of your own catalog.")
+            f"list(signal_catalog); pass catalog= for signals of your own catalog.")
     return catalog[name]
 
 

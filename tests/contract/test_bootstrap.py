@@ -25,7 +25,7 @@ from kindling.bootstrap import (
 )
 from kindling.pip_manager import PipError
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.slow]
 
 PLATFORM_MARKERS = ("DATABRICKS_RUNTIME_VERSION", "MSNOTEBOOKUTILS_RUNTIME_TYPE", "AZURE_SERVICE",
                     "KINDLING_ENVIRONMENT")

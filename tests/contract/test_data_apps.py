@@ -265,6 +265,7 @@ def test_running_an_unknown_app_suggests_close_names(apps, signal_recorder, tmp_
 
 # -- install / uninstall ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_install_deploys_installs_dependencies_and_runs_with_them(
         apps, signal_recorder, tmp_path, tmp_path_factory):
     wheels = local_wheels(tmp_path_factory)
@@ -290,6 +291,7 @@ def test_install_deploys_installs_dependencies_and_runs_with_them(
     signal_recorder.assert_contract()
 
 
+@pytest.mark.slow
 def test_a_failed_dependency_install_keeps_the_previous_deployment(
         apps, signal_recorder, tmp_path, tmp_path_factory):
     wheels = local_wheels(tmp_path_factory)

@@ -223,6 +223,7 @@ def test_an_unreadable_notebook_fails_naming_the_file(loader, tmp_path, signal_r
 
 # -- build ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_build_package_makes_an_installable_wheel(loader, notebooks_root, signal_recorder, tmp_path):
     out = tmp_path / "dist"
     wheel = loader.build_package(notebooks_root / "sales", out)
@@ -272,5 +273,6 @@ def test_a_folder_without_notebooks_fails_the_build(loader, notebooks_root, sign
     signal_recorder.assert_contract()
 
 
+@pytest.mark.slow
 def test_the_docs_page_examples_run():
     assert run_blocks("providers/notebooks.md") == 2

@@ -22,7 +22,7 @@ from docs_examples import run_blocks
 from kindling.pip_manager import PipError, PipManager, redact
 from kindling.signaling import BlinkerSignalProvider
 
-pytestmark = pytest.mark.contract
+pytestmark = [pytest.mark.contract, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -181,6 +181,7 @@ def test_span_arguments_are_checked():
 
 # -- every provider operation in a span ---------------------------------------------------
 
+@pytest.mark.kindling_signals_ignore
 def test_tracing_is_off_by_default(signal_provider, signal_recorder, tmp_path):
     assert not tracing_enabled()
     (tmp_path / "a.json").write_text("{}")
@@ -190,6 +191,7 @@ def test_tracing_is_off_by_default(signal_provider, signal_recorder, tmp_path):
     assert signal_recorder.of("trace.*") == []
 
 
+@pytest.mark.kindling_signals_ignore
 def test_tracing_wraps_each_operation_in_a_span(signal_provider, signal_recorder, catalog, tmp_path):
     fs = PlatformService(signal_provider)
     (tmp_path / "a.json").write_text('{"a": 1}')
@@ -211,6 +213,7 @@ def test_tracing_wraps_each_operation_in_a_span(signal_provider, signal_recorder
     _no_findings(signal_recorder.records, catalog)
 
 
+@pytest.mark.kindling_signals_ignore
 def test_nested_operations_give_nested_spans(signal_provider, signal_recorder, catalog, tmp_path):
     fs = PlatformService(signal_provider)
     files = []
@@ -230,6 +233,7 @@ def test_nested_operations_give_nested_spans(signal_provider, signal_recorder, c
     _no_findings(signal_recorder.records, catalog)
 
 
+@pytest.mark.kindling_signals_ignore
 def test_a_failing_operation_fails_its_span(signal_provider, signal_recorder, catalog, tmp_path):
     fs = PlatformService(signal_provider)
     (tmp_path / "bad.json").write_text("not json")
@@ -245,6 +249,7 @@ def test_a_failing_operation_fails_its_span(signal_provider, signal_recorder, ca
     _no_findings(signal_recorder.records, catalog)
 
 
+@pytest.mark.kindling_signals_ignore
 def test_enable_and_disable_tracing(signal_provider, signal_recorder, tmp_path):
     (tmp_path / "a.json").write_text("{}")
     tracer = enable_tracing()  # follows the default provider: the test's

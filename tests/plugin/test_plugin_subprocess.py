@@ -6,6 +6,8 @@ import pytest
 
 from pytester_output import error_lines
 
+pytestmark = [pytest.mark.kindling_signals_ignore, pytest.mark.slow]  # synthetic emissions (hand-made, often broken payloads): the report leaves them out; no JVM, but real subprocesses (pip, wheel builds, pytest runs)
+
 
 def test_a_users_test_file_runs_in_a_subprocess_with_no_conftest(user_project: pytest.Pytester):
     pytester = user_project

@@ -12,6 +12,8 @@ from kindling.signal_catalog import UnknownSignalError
 from kindling.signaling import BlinkerSignalProvider
 from pytest_kindling_signals import SignalRecorder, UnknownSignalPatternError
 
+pytestmark = pytest.mark.kindling_signals_ignore  # synthetic emissions (hand-made, often broken payloads): the report leaves them out
+
 
 @pytest.fixture
 def provider() -> BlinkerSignalProvider:
@@ -184,7 +186,7 @@ def test_stop_ends_recording_and_unobserved_signals_build_no_payload(provider):
 
 
 def test_a_recorder_needs_a_provider_it_can_tap():
-    with pytest.raises(TypeError, match="SignalRecorder needs a BlinkerSignalProvider"):
+    with pytest.raises(TypeError, match="SignalRecorder needs a provider it can tap"):
         SignalRecorder(object())  # type: ignore[arg-type]
 
 

@@ -11,7 +11,7 @@ import pytest
 from report_project import SHOP_CATALOG
 
 from kindling.signal_catalog import load_catalog
-from kindling.signaling import BlinkerSignalProvider, SignalEmitter
+from kindling.signaling import BlinkerSignalProvider, SignalEmitter, add_global_tap
 from pytest_kindling_signals.coverage import (
     CentralCollector,
     ControllerCollector,
@@ -45,7 +45,7 @@ def merger() -> Merger:
 
 def collect(run: Any, collector: CentralCollector | None = None, test: str = "t.py::test_a",
             index: int = 0) -> SessionData:
-    collector = (collector or CentralCollector(load_catalog())).start()
+    collector = (collector or CentralCollector(load_catalog(), add_global_tap)).start()
     collector.begin_test(test, index)
     try:
         run()
@@ -108,7 +108,7 @@ def test_nested_values_that_are_not_json_are_caught_after_a_valid_one() -> None:
 
 
 def test_lifecycles_are_checked_per_test(merger: Merger) -> None:
-    collector = CentralCollector(load_catalog()).start()
+    collector = CentralCollector(load_catalog(), add_global_tap).start()
     e = merger
     collector.begin_test("t.py::test_opens", 0)
     e.emit("entity.pre_merge", entity_id="o", merge_keys=["id"], source_row_count=1)
@@ -123,7 +123,7 @@ def test_lifecycles_are_checked_per_test(merger: Merger) -> None:
 
 
 def test_ignored_tests_record_nothing(merger: Merger) -> None:
-    collector = CentralCollector(load_catalog()).start()
+    collector = CentralCollector(load_catalog(), add_global_tap).start()
     collector.begin_test("t.py::test_ignored", 0, ignored=True)
     merger.merge(rows_inserted="x")
     collector.end_test()
@@ -132,7 +132,7 @@ def test_ignored_tests_record_nothing(merger: Merger) -> None:
 
 
 def test_a_stopped_collector_sees_nothing(merger: Merger) -> None:
-    collector = CentralCollector(load_catalog())
+    collector = CentralCollector(load_catalog(), add_global_tap)
     collector.start().stop()
     merger.merge()
     assert collector.finish().counts == {}
@@ -140,9 +140,9 @@ def test_a_stopped_collector_sees_nothing(merger: Merger) -> None:
 
 def test_worker_data_round_trips_and_merges_like_one_run(merger: Merger) -> None:
     catalog = load_catalog()
-    a = WorkerCollector(catalog)
+    a = WorkerCollector(catalog, add_global_tap)
     collect(lambda: merger.merge(rows_inserted=-1), a, "t.py::test_b", 1)
-    b = WorkerCollector(catalog)
+    b = WorkerCollector(catalog, add_global_tap)
     collect(lambda: merger.merge(rows_inserted=-5), b, "t.py::test_a", 0)
     controller = ControllerCollector(catalog)
     for worker, collector in (("gw0", a), ("gw1", b)):

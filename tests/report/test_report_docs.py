@@ -68,6 +68,7 @@ def test_the_pyproject_settings_in_the_docs(shop_project: pytest.Pytester) -> No
     assert settings["kindling_signals_fail_under"] == "critical:100,high:90"
 
 
+@pytest.mark.slow
 def test_the_github_actions_job(shop_project: pytest.Pytester) -> None:
     (workflow,) = [yaml.safe_load(b) for b in blocks("ci.md", "yaml")]
     (step,) = [s for s in workflow["jobs"]["tests"]["steps"] if "--kindling-signals" in s.get("run", "")]

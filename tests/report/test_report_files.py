@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.metadata import version
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def test_json_shape(bad_tests: pytest.Pytester) -> None:
     meta = report["meta"]
     assert (meta["format"], meta["format_version"], meta["partial"], meta["workers"]) == \
         ("kindling-signals-report", 1, False, [])
-    assert meta["plugin_version"] == "0.1.0"
+    assert meta["plugin_version"] == version("pytest-kindling-signals")
     assert [Path(c).name for c in meta["catalogs"]] == ["signal_catalog.yaml", "shop_catalog.yaml"]
     assert (meta["tests"], meta["emissions"]) == (5, 7)
     assert {k: report["totals"][k] for k in ("signals", "emitted", "percent")} == \

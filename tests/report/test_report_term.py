@@ -146,23 +146,29 @@ def test_a_broken_user_catalog_is_a_usage_error(shop_project: pytest.Pytester) -
 
 def test_a_shared_fixture_set_up_by_an_ignored_test_is_still_observed(shop_project: pytest.Pytester) -> None:
     # The shared Spark session is the real case: whichever test asks first
-    # starts it, and session.created belongs to the session, not to that test.
+    # starts it, and session.created belongs to the fixture, not to that test;
+    # its teardown (session.stopped) runs after the last test, which is ignored here.
     shop_project.makepyfile(test_shared='''
         import pytest
         from shop import new_shop
         @pytest.fixture(scope="session")
         def refunds_at_start():
             new_shop().refund(amount=1)
+            yield
+            new_shop().refund(amount=2)
         @pytest.mark.kindling_signals_ignore
         def test_ignored_but_first_to_ask(refunds_at_start):
             new_shop().refund(amount="not counted")
         def test_later(refunds_at_start):
             pass
+        @pytest.mark.kindling_signals_ignore
+        def test_ignored_and_last(refunds_at_start):
+            pass
     ''')
     result = shop_project.runpytest("--kindling-signals", "--kindling-signals-report=term",
-                                    "--kindling-signals-report=json:out.json")
-    result.assert_outcomes(passed=4)  # with the shop's own two tests
+                                    "--kindling-signals-report=json:out.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=5)  # with the shop's own two tests
     data = json.loads((shop_project.path / "out.json").read_text())
     refunded = data["signals"]["shop.refunded"]
-    assert (refunded["count"], refunded["tests"]) == (1, ["<session>"])
+    assert (refunded["count"], refunded["tests"]) == (2, ["<fixture refunds_at_start>"])
     assert "Payload violations: none" in section(result)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from report_project import BAD_FINDINGS, section
 
-pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
+pytestmark = [pytest.mark.kindling_signals_ignore, pytest.mark.slow]  # pytester runs emit bad signals on purpose
 
 MORE_SHOP_TESTS = '''
 import pytest

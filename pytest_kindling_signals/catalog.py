@@ -1,0 +1,671 @@
+"""The signal catalog: every signal Kindling emits, read from one data file.
+
+A framework ships its catalog as a file (Kindling's is ``kindling/signal_catalog.yaml``);
+users add catalogs of their own for their own providers, merged after it::
+
+    >>> from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH, load_catalog
+    >>> catalog = load_catalog(QUICK_REFERENCE_PATH)
+    >>> catalog["entity.post_merge"].tier
+    'critical'
+    >>> catalog.validate("entity.post_merge", {"rows_inserted": "3"})[0].field
+    'operation_id'
+
+Everything else about signals (JSON Schemas, docs tables, Hypothesis
+strategies, the coverage report) is derived from a :class:`SignalCatalog`.
+This module is the contract engine's: it imports no pytest and no framework.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_kindling_signals._names import UnknownNameError, close_matches, did_you_mean
+
+__all__ = [
+    "CATALOGS_DIR",
+    "QUICK_REFERENCE_PATH",
+    "CatalogError",
+    "FieldSpec",
+    "OperationSpec",
+    "SignalCatalog",
+    "SignalSpec",
+    "UnknownSignalError",
+    "Violation",
+    "load_catalog",
+    "signal_kind",
+]
+
+#: The catalogs shipped with the plugin: the users' quick reference (88 signals), and
+#: the catalogs of other frameworks (spark-kindling's, made by the scanner).
+CATALOGS_DIR = Path(__file__).with_name("catalogs")
+QUICK_REFERENCE_PATH = CATALOGS_DIR / "quick_reference.yaml"
+FORMAT = "kindling-signal-catalog/1"
+TIERS_DEFAULT = ("critical", "high", "moderate")
+KINDS = ("pre", "post", "failed", "event")
+FIELD_TYPES = ("string", "integer", "number", "boolean", "array", "object", "any")
+
+# Enforced by pattern rather than jsonschema's optional "format" checkers, which
+# silently pass when their extra packages are missing.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+DATETIME_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+)
+_FORMAT_PATTERNS = {"uuid": UUID_PATTERN, "date-time": DATETIME_PATTERN}
+_FIELD_KEYS = {"type", "items", "nullable", "required", "minimum", "maximum", "enum",
+               "format", "description"}
+
+
+class CatalogError(ValueError):
+    """A catalog file that cannot be used: names the file, the entry and the problem."""
+
+
+class UnknownSignalError(UnknownNameError):
+    """A signal name the catalog does not know; the message suggests close names."""
+
+    def __init__(self, name: str, suggestions: list[str], where: str = "the signal catalog"):
+        super().__init__("signal", name, (), f"it is not in {where}.", suggestions=suggestions, sentence=True)
+
+
+def signal_kind(name: str) -> str:
+    """The kind a signal's name implies: ``pre``, ``post``, ``failed`` or ``event``."""
+    short = name.rsplit(".", 1)[-1]
+    if short.startswith("pre_"):
+        return "pre"
+    if short.startswith("post_"):
+        return "post"
+    if short == "failed" or short.endswith("_failed"):
+        return "failed"
+    return "event"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One payload field: its JSON type(s), whether it is required, its constraints."""
+
+    name: str
+    types: tuple[str, ...]
+    required: bool = True
+    nullable: bool = False
+    items: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[Any, ...] | None = None
+    format: str | None = None
+    description: str = ""
+
+    @property
+    def type(self) -> str:
+        """The type as the docs show it, e.g. ``array[string]`` or ``string | null``."""
+        shown = [f"array[{self.items}]" if t == "array" and self.items else t for t in self.types]
+        if self.nullable:
+            shown.append("null")
+        return " | ".join(shown)
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {}
+        types = [t for t in self.types if t != "any"]
+        if types:
+            json_types = list(types) + (["null"] if self.nullable else [])
+            schema["type"] = json_types[0] if len(json_types) == 1 else json_types
+        if self.items:
+            schema["items"] = {} if self.items == "any" else {"type": self.items}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.enum is not None:
+            schema["enum"] = list(self.enum) + ([None] if self.nullable else [])
+        if self.format:
+            schema["format"] = self.format
+            if self.format in _FORMAT_PATTERNS:
+                schema["pattern"] = _FORMAT_PATTERNS[self.format]
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """A catalog signal: where it comes from, when it fires, what its payload holds."""
+
+    name: str
+    namespace: str
+    provider: str
+    tier: str
+    when: str
+    kind: str
+    fields: Mapping[str, FieldSpec]
+    key_fields: tuple[str, ...]
+    operation: str | None = None
+    source: str = ""
+    #: A signal beyond the quick reference (e.g. ``watermark.get_failed``): reports list it apart.
+    extension: bool = False
+    #: Whether payload values must be JSON (``json_payloads`` of the catalog file; some
+    #: frameworks send DataFrames).
+    json_payload: bool = True
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(n for n, f in self.fields.items() if f.required)
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """A lifecycle: a ``pre`` signal closed by exactly one of ``post`` or ``failed``."""
+
+    name: str
+    pre: str
+    post: tuple[str, ...]
+    failed: str | None
+
+    @property
+    def closers(self) -> tuple[str, ...]:
+        return self.post + ((self.failed,) if self.failed else ())
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule of one payload."""
+
+    signal: str
+    field: str
+    expected: str
+    actual: str
+    message: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.signal}: field {self.field!r}: expected {self.expected}, got {self.actual}"
+
+
+@dataclass
+class _ProviderInfo:
+    namespace: str
+    cls: str
+    tier: str
+    use_cases: str = ""
+    notes: tuple[str, ...] = ()
+    source: str = ""
+
+
+class SignalCatalog(Mapping[str, SignalSpec]):
+    """An immutable, validated set of signal specs; a mapping from name to :class:`SignalSpec`."""
+
+    def __init__(
+        self,
+        signals: Mapping[str, SignalSpec],
+        operations: Mapping[str, OperationSpec],
+        providers: Mapping[str, _ProviderInfo],
+        tiers: tuple[str, ...],
+        sources: tuple[str, ...],
+        silent_providers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._signals = dict(signals)
+        self._operations = dict(operations)
+        self._providers = dict(providers)
+        self.tiers = tiers
+        self.sources = sources
+        self.silent_providers = dict(silent_providers or {})
+        self._by_closer: dict[str, OperationSpec] = {}
+        self._by_pre: dict[str, OperationSpec] = {}
+        for op in self._operations.values():
+            self._by_pre[op.pre] = op
+            for closer in op.closers:
+                self._by_closer[closer] = op
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._validators: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- mapping -----------------------------------------------------------
+    def __getitem__(self, name: str) -> SignalSpec:
+        try:
+            return self._signals[name]
+        except KeyError:
+            raise UnknownSignalError(name, self.suggest(name)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._signals)
+
+    def __len__(self) -> int:
+        return len(self._signals)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._signals
+
+    def __repr__(self) -> str:
+        return f"<SignalCatalog {len(self)} signals, {len(self._providers)} providers>"
+
+    # -- look-ups ----------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self._signals)
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        """The catalog names closest to ``name`` (for 'did you mean' messages)."""
+        return close_matches(name, self._signals, n=n)
+
+    def check_name(self, name: str) -> SignalSpec:
+        """``catalog[name]``, spelled as a check."""
+        return self[name]
+
+    def providers(self) -> list[str]:
+        """Provider class names, in catalog order."""
+        return [p.cls for p in self._providers.values()]
+
+    def namespaces(self) -> list[str]:
+        return list(self._providers)
+
+    def provider_info(self, provider: str) -> _ProviderInfo:
+        for info in self._providers.values():
+            if provider in (info.cls, info.namespace):
+                return info
+        known = [p.cls for p in self._providers.values()] + list(self._providers)
+        raise UnknownNameError("provider", provider, known, declared=f"Known: {', '.join(known)}",
+                               sentence=True)
+
+    def by_provider(self, provider: str) -> list[SignalSpec]:
+        """Signals of one provider, by class name (``DataEntityManager``) or namespace (``entity``)."""
+        info = self.provider_info(provider)
+        return [s for s in self._signals.values() if s.namespace == info.namespace]
+
+    def by_tier(self, tier: str) -> list[SignalSpec]:
+        if tier not in self.tiers:
+            raise LookupError(f"Unknown tier {tier!r}; the catalog's tiers are {', '.join(self.tiers)}")
+        return [s for s in self._signals.values() if s.tier == tier]
+
+    @property
+    def operations(self) -> Mapping[str, OperationSpec]:
+        return dict(self._operations)
+
+    def operation(self, name: str) -> OperationSpec:
+        """The lifecycle named ``name`` (``entity.merge``), or the one a signal opens or closes."""
+        if name in self._operations:
+            return self._operations[name]
+        if name in self._by_pre:
+            return self._by_pre[name]
+        if name in self._by_closer:
+            return self._by_closer[name]
+        raise UnknownNameError("operation", name, self._operations, sentence=True)
+
+    def operation_opened_by(self, name: str) -> OperationSpec | None:
+        return self._by_pre.get(name)
+
+    def operation_closed_by(self, name: str) -> OperationSpec | None:
+        return self._by_closer.get(name)
+
+    # -- schemas and validation -------------------------------------------
+    def json_schema(self, name: str) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of one signal's payload."""
+        spec = self[name]
+        schema = self._schemas.get(name)
+        if schema is None:
+            schema = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": f"urn:kindling:signal:{name}",
+                "title": name,
+                "description": spec.when,
+                "type": "object",
+                "properties": {n: f.json_schema() for n, f in spec.fields.items()},
+                "required": list(spec.required_fields),
+                "additionalProperties": True,
+            }
+            self._schemas[name] = schema
+        return json.loads(json.dumps(schema))  # a copy the caller may change
+
+    def _validator(self, name: str) -> Any:
+        validator = self._validators.get(name)
+        if validator is None:
+            from jsonschema import Draft202012Validator
+
+            with self._lock:
+                validator = Draft202012Validator(self.json_schema(name))
+                self._validators[name] = validator
+        return validator
+
+    def validate(self, name: str, payload: Mapping[str, Any]) -> list[Violation]:
+        """Every rule of the catalog that ``payload`` breaks; empty when it is valid.
+
+        Unknown names raise :class:`UnknownSignalError`. Besides the schema,
+        every value must be JSON-serialisable (str, int, float, bool, None,
+        lists and dicts of those).
+        """
+        spec = self[name]  # raises with suggestions
+        violations: list[Violation] = []
+        for key, value in (payload.items() if spec.json_payload else ()):
+            bad = _first_non_json(value)
+            if bad is not None:
+                path, obj = bad
+                violations.append(Violation(
+                    name, key + path, "a JSON value (str, int, float, bool, None, list, dict)",
+                    f"{type(obj).__name__} {_short_repr(obj)}", "payload is not JSON-serialisable"))
+        for error in sorted(self._validator(name).iter_errors(dict(payload)), key=_error_order):
+            violations.append(_violation_from_error(name, error))
+        return violations
+
+    def is_valid(self, name: str, payload: Mapping[str, Any]) -> bool:
+        return not self.validate(name, payload)
+
+    # -- combining ---------------------------------------------------------
+    def merged(self, other: SignalCatalog) -> SignalCatalog:
+        """This catalog plus ``other``'s signals; a name defined twice is a :class:`CatalogError`."""
+        for name in other:
+            if name in self._signals:
+                raise CatalogError(
+                    f"{other[name].source}: signal {name!r} is already defined in "
+                    f"{self._signals[name].source}; give your provider its own namespace")
+        for namespace, info in other._providers.items():
+            # One namespace, one provider class: merging would silently replace
+            # the built-in provider's info (and break by_provider lookups).
+            if namespace in self._providers:
+                mine = self._providers[namespace]
+                raise CatalogError(
+                    f"{info.source}: providers.{namespace}: namespace {namespace!r} is already "
+                    f"declared by {mine.source} (class {mine.cls}); give your provider its own namespace")
+        tiers = self.tiers + tuple(t for t in other.tiers if t not in self.tiers)
+        return SignalCatalog(
+            {**self._signals, **other._signals},
+            {**self._operations, **other._operations},
+            {**self._providers, **other._providers},
+            tiers,
+            self.sources + other.sources,
+            {**self.silent_providers, **other.silent_providers},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description of every signal (used by docs and reports)."""
+        return {
+            name: {
+                "provider": s.provider, "namespace": s.namespace, "tier": s.tier,
+                "when": s.when, "kind": s.kind, "operation": s.operation,
+                "key_fields": list(s.key_fields),
+                "fields": {n: {"type": f.type, "required": f.required} for n, f in s.fields.items()},
+            }
+            for name, s in self._signals.items()
+        }
+
+
+# -- validation helpers -------------------------------------------------------
+
+def _error_order(error: Any) -> tuple[str, str]:
+    return (str(list(error.absolute_path)), error.validator)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _violation_from_error(name: str, error: Any) -> Violation:
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return Violation(name, ".".join(path + [missing]), "a value (required)", "missing",
+                         error.message)
+    field_name = ".".join(path) or "(payload)"
+    expected = {
+        "type": lambda v: " or ".join(v) if isinstance(v, list) else str(v),
+        "minimum": lambda v: f">= {v}",
+        "maximum": lambda v: f"<= {v}",
+        "enum": lambda v: "one of " + ", ".join(map(repr, v)),
+        "pattern": lambda v: {UUID_PATTERN: "a uuid",
+                              DATETIME_PATTERN: "an ISO-8601 date-time with a UTC offset"}.get(v, f"to match {v}"),
+    }.get(error.validator, lambda v: f"{error.validator} {v!r}")(error.validator_value)
+    actual = f"{_json_type_name(error.instance)} {_short_repr(error.instance)}"
+    return Violation(name, field_name, expected, actual, error.message)
+
+
+def _first_non_json(value: Any, path: str = "") -> tuple[str, Any] | None:
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            bad = _first_non_json(item, f"{path}[{i}]")
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(value, dict):
+        for k, item in value.items():
+            if not isinstance(k, str):
+                return (f"{path}.{k!r}", k)
+            bad = _first_non_json(item, f"{path}.{k}")
+            if bad is not None:
+                return bad
+        return None
+    return (path, value)
+
+
+# -- loading ----------------------------------------------------------------
+
+def _fail(source: str, where: str, problem: str) -> CatalogError:
+    return CatalogError(f"{source}: {where}: {problem}")
+
+
+def _parse_field(source: str, where: str, name: str, raw: Any) -> FieldSpec:
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    if not isinstance(raw, dict):
+        raise _fail(source, where, f"field {name!r} must be a type name or a mapping, got {raw!r}")
+    unknown = set(raw) - _FIELD_KEYS
+    if unknown:
+        raise _fail(source, where, f"field {name!r} has unknown keys {sorted(unknown)}; "
+                                   f"allowed: {sorted(_FIELD_KEYS)}")
+    if "type" not in raw:
+        raise _fail(source, where, f"field {name!r} has no 'type' (one of {', '.join(FIELD_TYPES)})")
+    types = raw["type"] if isinstance(raw["type"], list) else [raw["type"]]
+    for t in types:
+        if t not in FIELD_TYPES:
+            hint = did_you_mean(close_matches(str(t), FIELD_TYPES, n=1))
+            raise _fail(source, where, f"field {name!r} has unknown type {t!r}{hint}; "
+                                       f"use one of {', '.join(FIELD_TYPES)}")
+    items = raw.get("items")
+    if items is not None and items not in FIELD_TYPES:
+        raise _fail(source, where, f"field {name!r} has unknown items type {items!r}")
+    for key in ("required", "nullable"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise _fail(source, where, f"field {name!r}: {key!r} must be true or false, got {raw[key]!r}")
+    enum = raw.get("enum")
+    if enum is not None and not isinstance(enum, list):
+        raise _fail(source, where, f"field {name!r}: 'enum' must be a list, got {enum!r}")
+    return FieldSpec(
+        name=name, types=tuple(types), required=raw.get("required", True),
+        nullable=raw.get("nullable", False), items=items, minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"), enum=tuple(enum) if enum is not None else None,
+        format=raw.get("format"), description=str(raw.get("description", "")),
+    )
+
+
+def _parse_fields(source: str, where: str, raw: Any) -> dict[str, FieldSpec]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _fail(source, where, f"'fields' must be a mapping of field name to spec, got {type(raw).__name__}")
+    return {str(n): _parse_field(source, where, str(n), spec) for n, spec in raw.items()}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    source = str(path)
+    if not path.exists():
+        raise CatalogError(f"{source}: no such catalog file; check the path "
+                           "(relative paths are taken from the current directory or the ini file's folder)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{source}: cannot be read: {exc}") from exc
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{source}: is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CatalogError(f"{source}: top level must be a mapping with 'providers', got {type(data).__name__}")
+    return data
+
+
+def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
+                  base: SignalCatalog | None = None) -> SignalCatalog:
+    """Build a catalog from already-loaded data; ``base`` supplies the shared fields for user catalogs."""
+    fmt = data.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise _fail(source, "format", f"unsupported catalog format {fmt!r}; expected {FORMAT!r}")
+    known_top = {"format", "common_fields", "post_fields", "failed_fields", "tiers", "providers",
+                 "silent_providers", "json_payloads", "framework"}
+    unknown = set(data) - known_top
+    if unknown:
+        raise _fail(source, "top level", f"unknown keys {sorted(unknown)}; allowed: {sorted(known_top)}")
+
+    base_fields = base._shared_fields if base is not None else ({}, {}, {})  # type: ignore[attr-defined]
+    common = _parse_fields(source, "common_fields", data["common_fields"]) if "common_fields" in data else base_fields[0]
+    post = _parse_fields(source, "post_fields", data["post_fields"]) if "post_fields" in data else base_fields[1]
+    failed = _parse_fields(source, "failed_fields", data["failed_fields"]) if "failed_fields" in data else base_fields[2]
+    tiers_raw = data.get("tiers", list(base.tiers) if base is not None else list(TIERS_DEFAULT))
+    if not isinstance(tiers_raw, list) or not all(isinstance(t, str) for t in tiers_raw):
+        raise _fail(source, "tiers", f"must be a list of tier names, got {tiers_raw!r}")
+    tiers = tuple(tiers_raw)
+
+    json_payloads = data.get("json_payloads", True)
+    if not isinstance(json_payloads, bool):
+        raise _fail(source, "json_payloads", f"must be true or false, got {json_payloads!r}")
+    providers_raw = data.get("providers")
+    if not isinstance(providers_raw, dict) or not providers_raw:
+        raise _fail(source, "providers", "missing or empty: a catalog declares at least one provider")
+
+    signals: dict[str, SignalSpec] = {}
+    operations: dict[str, OperationSpec] = {}
+    providers: dict[str, _ProviderInfo] = {}
+    for namespace, prov in providers_raw.items():
+        where = f"providers.{namespace}"
+        if not isinstance(prov, dict):
+            raise _fail(source, where, f"must be a mapping, got {type(prov).__name__}")
+        for key in ("class", "tier", "signals"):
+            if key not in prov:
+                raise _fail(source, where, f"missing {key!r}")
+        tier = prov["tier"]
+        if tier not in tiers:
+            raise _fail(source, f"{where}.tier", f"unknown tier {tier!r}; declared tiers are {', '.join(tiers)}")
+        if not isinstance(prov["signals"], dict) or not prov["signals"]:
+            raise _fail(source, f"{where}.signals", "must be a non-empty mapping of signal name to spec")
+        notes = tuple(str(prov[k]) for k in ("warning", "note") if k in prov)
+        providers[namespace] = _ProviderInfo(namespace, str(prov["class"]), tier,
+                                             str(prov.get("use_cases", "")), notes, source)
+        op_of: dict[str, str] = {}
+        for op_name, op in (prov.get("operations") or {}).items():
+            owhere = f"{where}.operations.{op_name}"
+            if "." not in str(op_name):  # SignalEmitter.operation() takes namespaced names
+                op_name = f"{namespace}.{op_name}"
+            if op_name.split(".", 1)[0] != namespace:
+                raise _fail(source, owhere, f"operation {op_name!r} must be in its provider's "
+                                            f"namespace, e.g. '{namespace}.{op_name.split('.', 1)[1]}'")
+            if not isinstance(op, dict) or "pre" not in op or "post" not in op:
+                raise _fail(source, owhere, "an operation needs 'pre' and 'post' (and optionally 'failed')")
+            full = lambda short: short if "." in short else f"{namespace}.{short}"  # noqa: E731
+            post_names = op["post"] if isinstance(op["post"], list) else [op["post"]]
+            spec_op = OperationSpec(op_name, full(op["pre"]), tuple(full(p) for p in post_names),
+                                    full(op["failed"]) if op.get("failed") else None)
+            for member in (spec_op.pre, *spec_op.closers):
+                member_ns, member_short = member.split(".", 1)
+                if member_ns != namespace or member_short not in prov["signals"]:
+                    raise _fail(source, owhere, f"names {member!r}, which {where}.signals does not declare")
+                op_of[member] = op_name
+            operations[op_name] = spec_op
+        for short, raw in prov["signals"].items():
+            swhere = f"{where}.signals.{short}"
+            name = f"{namespace}.{short}"
+            if not isinstance(raw, dict):
+                raise _fail(source, swhere, f"must be a mapping with 'when' and 'fields', got {raw!r}")
+            if "when" not in raw:
+                raise _fail(source, swhere, "missing 'when' (the moment the signal fires)")
+            unknown_keys = set(raw) - {"when", "fields", "kind", "description", "tier", "extension"}
+            if unknown_keys:
+                raise _fail(source, swhere, f"unknown keys {sorted(unknown_keys)}")
+            kind = raw.get("kind", signal_kind(name))
+            if kind not in KINDS:
+                raise _fail(source, f"{swhere}.kind", f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+            signal_tier = raw.get("tier", tier)
+            if signal_tier not in tiers:
+                raise _fail(source, f"{swhere}.tier",
+                            f"unknown tier {signal_tier!r}; declared tiers are {', '.join(tiers)}")
+            extension = raw.get("extension", False)
+            if not isinstance(extension, bool):
+                raise _fail(source, f"{swhere}.extension", f"must be true or false, got {extension!r}")
+            own = _parse_fields(source, swhere, raw.get("fields"))
+            fields: dict[str, FieldSpec] = dict(common)
+            if kind == "post":
+                fields.update(post)
+            elif kind == "failed":
+                fields.update(failed)
+            fields.update(own)
+            signals[name] = SignalSpec(
+                name=name, namespace=namespace, provider=str(prov["class"]), tier=str(signal_tier),
+                when=str(raw["when"]), kind=kind, fields=fields,
+                key_fields=tuple(own), operation=op_of.get(name), source=source,
+                extension=extension, json_payload=json_payloads,
+            )
+    silent = data.get("silent_providers") or {}
+    catalog = SignalCatalog(signals, operations, providers, tiers, (source,), silent)
+    catalog._shared_fields = (common, post, failed)  # type: ignore[attr-defined]
+    return catalog
+
+
+_cache: dict[tuple[Any, ...], SignalCatalog] = {}
+_cache_lock = threading.Lock()
+
+
+def load_catalog(*paths: str | os.PathLike[str], inherit_from: SignalCatalog | None = None) -> SignalCatalog:
+    """The catalog files ``paths`` (YAML or JSON), merged in order.
+
+    The first file is the base: later files (and every file, when
+    ``inherit_from`` is given) may omit ``common_fields``/``post_fields``/
+    ``failed_fields`` and the tiers, and inherit them. A name defined twice is
+    a :class:`CatalogError`. Results are cached per set of paths.
+    """
+    if not paths:
+        raise CatalogError("load_catalog() needs at least one catalog file")
+    resolved = tuple(str(Path(p).resolve()) for p in paths)
+    key = (resolved, id(inherit_from) if inherit_from is not None else None)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        catalog: SignalCatalog | None = None
+        base = inherit_from
+        for p in resolved:
+            one = parse_catalog(_read(Path(p)), p, base=base)
+            base = base or one
+            catalog = one if catalog is None else catalog.merged(one)
+        assert catalog is not None
+        _cache[key] = catalog
+        return catalog
