@@ -164,12 +164,24 @@ class SignalSpec:
 
 @dataclass(frozen=True)
 class OperationSpec:
-    """A lifecycle: a ``pre`` signal closed by exactly one of ``post`` or ``failed``."""
+    """A lifecycle: a ``pre`` signal closed by exactly one of ``post`` or ``failed``.
+
+    ``pair_by`` names the payload fields that tell one operation from another:
+    ``operation_id`` (a fresh id per operation) unless the catalog says
+    otherwise; frameworks whose payloads carry no id pair by what they do
+    carry (``[run_id, pipe_id]``), and may then reuse a key once it is closed.
+    """
 
     name: str
     pre: str
     post: tuple[str, ...]
     failed: str | None
+    pair_by: tuple[str, ...] = ("operation_id",)
+
+    @property
+    def unique_ids(self) -> bool:
+        """Whether every operation has its own id (then a key opened twice is a breach)."""
+        return self.pair_by == ("operation_id",)
 
     @property
     def closers(self) -> tuple[str, ...]:
@@ -593,8 +605,12 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
                 raise _fail(source, owhere, "an operation needs 'pre' and 'post' (and optionally 'failed')")
             full = lambda short: short if "." in short else f"{namespace}.{short}"  # noqa: E731
             post_names = op["post"] if isinstance(op["post"], list) else [op["post"]]
+            pair_by = op.get("pair_by", ["operation_id"])
+            if not isinstance(pair_by, list) or not all(isinstance(f, str) and f for f in pair_by):
+                raise _fail(source, f"{owhere}.pair_by",
+                            f"must be a list of payload field names, e.g. [run_id, pipe_id], got {pair_by!r}")
             spec_op = OperationSpec(op_name, full(op["pre"]), tuple(full(p) for p in post_names),
-                                    full(op["failed"]) if op.get("failed") else None)
+                                    full(op["failed"]) if op.get("failed") else None, tuple(pair_by))
             for member in (spec_op.pre, *spec_op.closers):
                 member_ns, member_short = member.split(".", 1)
                 if member_ns != namespace or member_short not in prov["signals"]:

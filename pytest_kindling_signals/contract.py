@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pytest_kindling_signals.catalog import SignalCatalog, Violation
+from pytest_kindling_signals.catalog import OperationSpec, SignalCatalog, Violation
 
 __all__ = ["ContractFinding", "check_contract", "check_lifecycles", "check_payloads",
-           "undocumented_names"]
+           "describe_key", "operation_key", "undocumented_names"]
 
 
 class _Record(Protocol):
@@ -61,43 +61,73 @@ def check_payloads(records: Iterable[_Record], catalog: SignalCatalog) -> list[C
     return findings
 
 
+def operation_key(op: OperationSpec, payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of ``op.pair_by`` in ``payload``: what tells this operation from others."""
+    return tuple(_hashable(payload.get(f)) for f in op.pair_by)
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def describe_key(op: OperationSpec, key: tuple[Any, ...]) -> str:
+    """``operation <id>``, or ``operation (run_id='r1', pipe_id='p')`` for field pairing."""
+    if op.unique_ids:
+        return f"operation {key[0]}"
+    return "operation (" + ", ".join(f"{f}={v!r}" for f, v in zip(op.pair_by, key)) + ")"
+
+
 def check_lifecycles(records: Sequence[_Record], catalog: SignalCatalog) -> list[ContractFinding]:
-    """Every ``pre_X`` closed by exactly one of its outcomes with the same ``operation_id``."""
+    """Every ``pre_X`` closed by exactly one of its outcomes with the same key.
+
+    The key is the ``operation_id`` (or the operation's ``pair_by`` fields).
+    With ids, an id opened twice or closed twice is a breach; with field
+    pairing, a closer closes the latest open operation of its key, and a key
+    may be reused once closed (the same pipe runs again).
+    """
     findings: list[ContractFinding] = []
-    open_ops: dict[tuple[str, Any], int] = {}
+    open_ops: dict[tuple[str, Any], list[int]] = {}
     closed: set[tuple[str, Any]] = set()
     for i, r in enumerate(records):
         opened = catalog.operation_opened_by(r.name)
-        oid = r.payload.get("operation_id")
         if opened is not None:
-            key = (opened.name, oid)
-            if key in open_ops or key in closed:
+            key = (opened.name, operation_key(opened, r.payload))
+            if opened.unique_ids and (key in open_ops or key in closed):
                 findings.append(ContractFinding(
                     "lifecycle", r.name,
-                    f"{r.name} opened operation {oid} a second time", None, i))
-            open_ops[key] = i
+                    f"{r.name} opened {describe_key(opened, key[1])} a second time", None, i))
+                open_ops[key] = [i]
+            else:
+                open_ops.setdefault(key, []).append(i)
             continue
         closing = catalog.operation_closed_by(r.name)
         if closing is None:
             continue
-        key = (closing.name, oid)
-        if key in open_ops:
-            del open_ops[key]
+        key = (closing.name, operation_key(closing, r.payload))
+        what = describe_key(closing, key[1])
+        stack = open_ops.get(key)
+        if stack:
+            stack.pop()
+            if not stack:
+                del open_ops[key]
             closed.add(key)
-        elif key in closed:
+        elif closing.unique_ids and key in closed:
             findings.append(ContractFinding(
-                "lifecycle", r.name,
-                f"{r.name} closed operation {oid}, which was already closed", None, i))
+                "lifecycle", r.name, f"{r.name} closed {what}, which was already closed", None, i))
         else:
             findings.append(ContractFinding(
-                "lifecycle", r.name,
-                f"{r.name} closed operation {oid}, which no {closing.pre} opened", None, i))
-    for (op_name, oid), i in sorted(open_ops.items(), key=lambda kv: kv[1]):
+                "lifecycle", r.name, f"{r.name} closed {what}, which no {closing.pre} opened", None, i))
+    never = sorted(((i, op_name, k) for (op_name, k), stack in open_ops.items() for i in stack))
+    for i, op_name, k in never:
         op = catalog.operation(op_name)
         outcomes = " or ".join(op.closers)
         findings.append(ContractFinding(
-            "lifecycle", op.pre,
-            f"{op.pre} (operation {oid}) was never closed by {outcomes}", None, i))
+            "lifecycle", op.pre, f"{op.pre} ({describe_key(op, k)}) was never closed by {outcomes}",
+            None, i))
     return findings
 
 

@@ -319,10 +319,11 @@ class CentralCollector:
         self._paused = False
         self._test: str | None = SESSION
         self._index = -1
-        self._session_life: list[tuple[str, Any]] = []
+        self._session_life: list[tuple[str, tuple[Any, ...]]] = []
         self._life = self._session_life
-        self._life_names = frozenset(n for op in catalog.operations.values()
-                                     for n in (op.pre, *op.closers))
+        # lifecycle signal -> the payload fields that pair its operation (operation_id mostly)
+        self._pair_fields = {n: op.pair_by for op in catalog.operations.values()
+                             for n in (op.pre, *op.closers)}
         self._valid = _ValidShapes(catalog)
         self._names = frozenset(catalog)
 
@@ -421,12 +422,14 @@ class CentralCollector:
             if name not in self._names:
                 return  # undocumented: the report lists it from the counts
             self._check_payload(name, e.payload, test)
-            if name in self._life_names:
+            fields = self._pair_fields.get(name)
+            if fields is not None:
                 life = self._life
                 if len(life) < MAX_LIFECYCLE_RECORDS_PER_TEST:
-                    life.append((name, e.payload.get("operation_id")))
+                    payload = e.payload
+                    life.append((name, tuple([payload.get(f) for f in fields])))
                 elif len(life) == MAX_LIFECYCLE_RECORDS_PER_TEST:
-                    life.append(("", None))  # marks the overflow once
+                    life.append(("", ()))  # marks the overflow once
                     data.notes.append(f"{test}: lifecycle check covers only its first "
                                       f"{MAX_LIFECYCLE_RECORDS_PER_TEST} lifecycle signals")
 
@@ -448,13 +451,14 @@ class CentralCollector:
             if f.violation is not None:
                 self.data.add_finding(_payload_finding(f.violation, test, self._index))
 
-    def _check_lifecycles(self, life: Sequence[tuple[str, Any]], test: str, index: int) -> None:
-        records = [_Record(n, {"operation_id": oid}) for n, oid in life if n]
+    def _check_lifecycles(self, life: Sequence[tuple[str, tuple[Any, ...]]], test: str, index: int) -> None:
+        pair = self._pair_fields
+        records = [_Record(n, dict(zip(pair[n], key))) for n, key in life if n]
         if not records:
             return
         for f in check_lifecycles(records, self.catalog):
             message = f.message
-            oid = records[f.index].payload["operation_id"] if f.index is not None else None
+            oid = records[f.index].payload.get("operation_id") if f.index is not None else None
             if isinstance(oid, str) and oid:
                 message = message.replace(oid, "<id>")  # one entry per kind of breach, not per id
             with self._lock:

@@ -789,6 +789,8 @@ def draft_catalog(result: ScanResult, *, framework: str,
                 f"{c} ({', '.join(s.short_name for s in members if s.provider == c)})"
                 for c in others) + "."
         ops = _operations(members)
+        for op_name, op in ops.items():
+            op["pair_by"] = _pair_by(result, f"{namespace}.", op)
         if ops:
             prov["operations"] = ops
         signals: dict[str, Any] = {}
@@ -845,6 +847,19 @@ def _operations(members: list[ScannedSignal]) -> dict[str, Any]:
                 op["failed"] = roles["failed"]
             ops[f"{members[0].namespace}.{stem}"] = op
     return ops
+
+
+def _pair_by(result: ScanResult, prefix: str, op: Mapping[str, Any]) -> list[str]:
+    """The draft's pairing fields: those every signal of the operation always sends
+    (with no ``operation_id`` in the payloads, e.g. ``[run_id, pipe_id]``); review them."""
+    members = [op["pre"], *op["post"], *([op["failed"]] if "failed" in op else [])]
+    common: list[str] | None = None
+    for short in members:
+        required = [f for f, info in result.fields.get(prefix + short, {}).items() if info.required]
+        common = required if common is None else [f for f in common if f in required]
+    if common and "operation_id" in common:
+        return ["operation_id"]
+    return [f for f in (common or []) if f not in ("duration_seconds", "error", "error_type")]
 
 
 def _when(sig: ScannedSignal) -> str:

@@ -213,8 +213,9 @@ def test_the_draft_catalog_loads_and_pairs_operations(pkg: Path, tmp_path: Path)
     svc = draft["providers"]["svc"]
     assert svc["class"] == "LoaderBase" and svc["tier"] == "moderate"
     assert "Loader.extra" in svc["signals"]["undeclared"]["description"]
+    # no operation_id in the payloads: the draft pairs by the fields every member sends
     assert svc["operations"] == {"svc.load": {"pre": "before_load", "post": ["after_load"],
-                                              "failed": "load_failed"}}
+                                              "failed": "load_failed", "pair_by": ["path"]}}
     assert svc["signals"]["before_load"]["kind"] == "pre"
     assert "kind" not in svc["signals"]["load_failed"]  # the engine infers it
     assert draft["providers"]["cfg"]["operations"]["cfg.reload"]["failed"] == "reload_failed"
