@@ -32,6 +32,7 @@ from pytest_kindling_signals._names import UnknownNameError, close_matches, did_
 
 __all__ = [
     "CATALOGS_DIR",
+    "CATALOG_SCHEMA_PATH",
     "QUICK_REFERENCE_PATH",
     "CatalogError",
     "FieldSpec",
@@ -40,7 +41,9 @@ __all__ = [
     "SignalSpec",
     "UnknownSignalError",
     "Violation",
+    "catalog_schema",
     "load_catalog",
+    "parse_catalog",
     "signal_kind",
 ]
 
@@ -60,8 +63,6 @@ DATETIME_PATTERN = (
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 )
 _FORMAT_PATTERNS = {"uuid": UUID_PATTERN, "date-time": DATETIME_PATTERN}
-_FIELD_KEYS = {"type", "items", "nullable", "required", "minimum", "maximum", "enum",
-               "format", "description"}
 
 
 class CatalogError(ValueError):
@@ -483,46 +484,138 @@ def _fail(source: str, where: str, problem: str) -> CatalogError:
     return CatalogError(f"{source}: {where}: {problem}")
 
 
-def _parse_field(source: str, where: str, name: str, raw: Any) -> FieldSpec:
-    if isinstance(raw, str):
-        raw = {"type": raw}
-    if not isinstance(raw, dict):
-        raise _fail(source, where, f"field {name!r} must be a type name or a mapping, got {raw!r}")
-    unknown = set(raw) - _FIELD_KEYS
-    if unknown:
-        raise _fail(source, where, f"field {name!r} has unknown keys {sorted(unknown)}; "
-                                   f"allowed: {sorted(_FIELD_KEYS)}")
-    if "type" not in raw:
-        raise _fail(source, where, f"field {name!r} has no 'type' (one of {', '.join(FIELD_TYPES)})")
-    types = raw["type"] if isinstance(raw["type"], list) else [raw["type"]]
-    for t in types:
-        if t not in FIELD_TYPES:
-            hint = did_you_mean(close_matches(str(t), FIELD_TYPES, n=1))
-            raise _fail(source, where, f"field {name!r} has unknown type {t!r}{hint}; "
-                                       f"use one of {', '.join(FIELD_TYPES)}")
-    items = raw.get("items")
-    if items is not None and items not in FIELD_TYPES:
-        raise _fail(source, where, f"field {name!r} has unknown items type {items!r}")
-    for key in ("required", "nullable"):
-        if key in raw and not isinstance(raw[key], bool):
-            raise _fail(source, where, f"field {name!r}: {key!r} must be true or false, got {raw[key]!r}")
-    enum = raw.get("enum")
-    if enum is not None and not isinstance(enum, list):
-        raise _fail(source, where, f"field {name!r}: 'enum' must be a list, got {enum!r}")
-    return FieldSpec(
-        name=name, types=tuple(types), required=raw.get("required", True),
-        nullable=raw.get("nullable", False), items=items, minimum=raw.get("minimum"),
-        maximum=raw.get("maximum"), enum=tuple(enum) if enum is not None else None,
-        format=raw.get("format"), description=str(raw.get("description", "")),
-    )
+# -- the file's structure: a JSON Schema, shipped with the plugin ----------------------------
+
+#: The JSON Schema of a catalog file (also usable by editors through yaml-language-server).
+CATALOG_SCHEMA_PATH = Path(__file__).with_name("schemas") / "catalog.schema.json"
+_structure: Any = None
 
 
-def _parse_fields(source: str, where: str, raw: Any) -> dict[str, FieldSpec]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise _fail(source, where, f"'fields' must be a mapping of field name to spec, got {type(raw).__name__}")
-    return {str(n): _parse_field(source, where, str(n), spec) for n, spec in raw.items()}
+def catalog_schema() -> dict[str, Any]:
+    """The JSON Schema of the catalog file format (a copy)."""
+    return json.loads(CATALOG_SCHEMA_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _structure_validator() -> Any:
+    global _structure
+    if _structure is None:
+        from jsonschema import Draft202012Validator
+
+        _structure = Draft202012Validator(catalog_schema())
+    return _structure
+
+
+def _key_path(path: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in path) or "top level"
+
+
+def _subschema_description(error: Any, key: str) -> str:
+    props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    sub = props.get(key, {})
+    if isinstance(sub, dict) and "description" not in sub and "$ref" in sub:
+        # a bare reference: the description is the referenced definition's
+        sub = _structure_validator().schema["$defs"].get(sub["$ref"].rsplit("/", 1)[-1], {})
+    return str(sub.get("description", "")) if isinstance(sub, dict) else ""
+
+
+def _structure_problem(error: Any) -> tuple[str, str]:
+    """(where, problem and fix) for one JSON Schema error, in the words of the catalog format."""
+    where = _key_path(error.absolute_path)
+    instance, schema, validator = error.instance, error.schema, error.validator
+    if validator == "required":
+        missing = next((k for k in error.validator_value if k not in instance), "?")
+        why = _subschema_description(error, missing)
+        return where, f"missing {missing!r}" + (f" ({why})" if why else "") + f"; add {missing}: ..."
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in schema.get("properties", {}))
+        first = extra[0] if extra else "?"
+        hint = did_you_mean(close_matches(str(first), allowed, n=1))
+        return where, (f"unknown key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}{hint}; "
+                       f"allowed: {', '.join(allowed)}")
+    if validator == "pattern":
+        return where, (f"name {instance!r} must be lower-case letters, digits and underscores, "
+                       "like post_merge")
+    if validator in ("minProperties", "minItems"):
+        what = schema.get("description", "")
+        return where, "must not be empty" + (f": {what}" if what else "")
+    if validator == "uniqueItems":
+        return where, f"lists an item twice: {_short_repr(instance)}"
+    if validator == "minLength":
+        return where, "must not be an empty string"
+    if validator in ("enum", "const"):
+        options = list(error.validator_value) if validator == "enum" else [error.validator_value]
+        hint = did_you_mean(close_matches(str(instance), [str(o) for o in options], n=1))
+        return where, (f"{_short_repr(instance)} is not allowed{hint}; use "
+                       f"{'one of ' if len(options) > 1 else ''}{', '.join(map(str, options))}")
+    if validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        what = schema.get("description", "")
+        return where, (f"must be {'an' if expected[0] in 'aeiou' else 'a'} {expected}"
+                       f"{f' ({what})' if what else ''}, got {_json_type_name(instance)} {_short_repr(instance)}")
+    if validator == "anyOf":
+        # the branch of the instance's own type says what's wrong (an enum's close match)
+        from jsonschema.exceptions import best_match
+
+        relevant = [e for e in error.context if e.validator != "type"]
+        if relevant:
+            return _structure_problem(best_match(relevant))
+        what = schema.get("description", "")
+        return where, f"{_short_repr(instance)} is not valid here" + (f": use {what}" if what else "")
+    return where, error.message
+
+
+def _check_structure(data: Any, source: str) -> None:
+    """Raise a :class:`CatalogError` naming the file, the key path and the fix, for the most
+    relevant breach of the catalog schema (and say how many more there are)."""
+    from jsonschema.exceptions import best_match
+
+    errors = list(_structure_validator().iter_errors(data))
+    if not errors:
+        return
+    error = best_match(errors)
+    where, problem = _structure_problem(error)
+    more = len(errors) - 1
+    suffix = f" (and {more} more problem{'s' if more != 1 else ''} after this one)" if more else ""
+    raise _fail(source, where, problem + suffix)
+
+
+# -- reading files: YAML or JSON, duplicate keys refused ------------------------------------
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int | None) -> None:
+        self.key, self.line = key, line
+
+
+def _no_duplicates(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: the schema says what's wrong with it
+            continue
+        if duplicate:
+            raise _DuplicateKey(key, key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key, None)
+        out[key] = value
+    return out
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -530,66 +623,77 @@ def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise CatalogError(f"{source}: no such catalog file; check the path "
                            "(relative paths are taken from the current directory or the ini file's folder)")
+    if path.is_dir():
+        raise CatalogError(f"{source}: is a directory, not a catalog file; name a .yaml or .json file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{source}: cannot be read: {exc}") from exc
+    kind = "JSON" if path.suffix == ".json" else "YAML"
     try:
-        if path.suffix == ".json":
-            data = json.loads(text)
+        if kind == "JSON":
+            data = json.loads(text, object_pairs_hook=_json_pairs)
         else:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{source}: is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except _DuplicateKey as dup:
+        line = f"line {dup.line}: " if dup.line else ""
+        raise CatalogError(
+            f"{source}: {line}key {dup.key!r} is given twice in one mapping (the second would "
+            f"silently replace the first); keep one") from None
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise CatalogError(f"{source}: is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
-        raise CatalogError(f"{source}: top level must be a mapping with 'providers', got {type(data).__name__}")
+        raise CatalogError(f"{source}: top level must be a mapping with 'providers', got "
+                           f"{_json_type_name(data)}")
     return data
+
+
+def _parse_field(name: str, raw: Any) -> FieldSpec:
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    types = raw["type"] if isinstance(raw["type"], list) else [raw["type"]]
+    enum = raw.get("enum")
+    return FieldSpec(
+        name=name, types=tuple(types), required=raw.get("required", True),
+        nullable=raw.get("nullable", False), items=raw.get("items"), minimum=raw.get("minimum"),
+        maximum=raw.get("maximum"), enum=tuple(enum) if enum is not None else None,
+        format=raw.get("format"), description=str(raw.get("description", "")),
+    )
+
+
+def _parse_fields(raw: Any) -> dict[str, FieldSpec]:
+    return {str(n): _parse_field(str(n), spec) for n, spec in (raw or {}).items()}
 
 
 def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
                   base: SignalCatalog | None = None) -> SignalCatalog:
-    """Build a catalog from already-loaded data; ``base`` supplies the shared fields for user catalogs."""
-    fmt = data.get("format", FORMAT)
+    """Build a catalog from already-loaded data; ``base`` supplies the shared fields for user catalogs.
+
+    The file's structure is checked against :func:`catalog_schema` first; what a
+    schema can't say (tiers that exist, operations whose signals are declared)
+    is checked here. Every problem is a :class:`CatalogError` naming ``source``,
+    the key path and the fix.
+    """
+    fmt = data.get("format", FORMAT) if isinstance(data, Mapping) else FORMAT
     if fmt != FORMAT:
         raise _fail(source, "format", f"unsupported catalog format {fmt!r}; expected {FORMAT!r}")
-    known_top = {"format", "common_fields", "post_fields", "failed_fields", "tiers", "providers",
-                 "silent_providers", "json_payloads", "framework"}
-    unknown = set(data) - known_top
-    if unknown:
-        raise _fail(source, "top level", f"unknown keys {sorted(unknown)}; allowed: {sorted(known_top)}")
+    _check_structure(data, source)
 
     base_fields = base._shared_fields if base is not None else ({}, {}, {})  # type: ignore[attr-defined]
-    common = _parse_fields(source, "common_fields", data["common_fields"]) if "common_fields" in data else base_fields[0]
-    post = _parse_fields(source, "post_fields", data["post_fields"]) if "post_fields" in data else base_fields[1]
-    failed = _parse_fields(source, "failed_fields", data["failed_fields"]) if "failed_fields" in data else base_fields[2]
-    tiers_raw = data.get("tiers", list(base.tiers) if base is not None else list(TIERS_DEFAULT))
-    if not isinstance(tiers_raw, list) or not all(isinstance(t, str) for t in tiers_raw):
-        raise _fail(source, "tiers", f"must be a list of tier names, got {tiers_raw!r}")
-    tiers = tuple(tiers_raw)
-
+    common = _parse_fields(data["common_fields"]) if "common_fields" in data else base_fields[0]
+    post = _parse_fields(data["post_fields"]) if "post_fields" in data else base_fields[1]
+    failed = _parse_fields(data["failed_fields"]) if "failed_fields" in data else base_fields[2]
+    tiers = tuple(data.get("tiers", list(base.tiers) if base is not None else list(TIERS_DEFAULT)))
     json_payloads = data.get("json_payloads", True)
-    if not isinstance(json_payloads, bool):
-        raise _fail(source, "json_payloads", f"must be true or false, got {json_payloads!r}")
-    providers_raw = data.get("providers")
-    if not isinstance(providers_raw, dict) or not providers_raw:
-        raise _fail(source, "providers", "missing or empty: a catalog declares at least one provider")
 
     signals: dict[str, SignalSpec] = {}
     operations: dict[str, OperationSpec] = {}
     providers: dict[str, _ProviderInfo] = {}
-    for namespace, prov in providers_raw.items():
+    for namespace, prov in data["providers"].items():
         where = f"providers.{namespace}"
-        if not isinstance(prov, dict):
-            raise _fail(source, where, f"must be a mapping, got {type(prov).__name__}")
-        for key in ("class", "tier", "signals"):
-            if key not in prov:
-                raise _fail(source, where, f"missing {key!r}")
         tier = prov["tier"]
         if tier not in tiers:
             raise _fail(source, f"{where}.tier", f"unknown tier {tier!r}; declared tiers are {', '.join(tiers)}")
-        if not isinstance(prov["signals"], dict) or not prov["signals"]:
-            raise _fail(source, f"{where}.signals", "must be a non-empty mapping of signal name to spec")
         notes = tuple(str(prov[k]) for k in ("warning", "note") if k in prov)
         providers[namespace] = _ProviderInfo(namespace, str(prov["class"]), tier,
                                              str(prov.get("use_cases", "")), notes, source)
@@ -601,43 +705,29 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
             if op_name.split(".", 1)[0] != namespace:
                 raise _fail(source, owhere, f"operation {op_name!r} must be in its provider's "
                                             f"namespace, e.g. '{namespace}.{op_name.split('.', 1)[1]}'")
-            if not isinstance(op, dict) or "pre" not in op or "post" not in op:
-                raise _fail(source, owhere, "an operation needs 'pre' and 'post' (and optionally 'failed')")
             full = lambda short: short if "." in short else f"{namespace}.{short}"  # noqa: E731
             post_names = op["post"] if isinstance(op["post"], list) else [op["post"]]
-            pair_by = op.get("pair_by", ["operation_id"])
-            if not isinstance(pair_by, list) or not all(isinstance(f, str) and f for f in pair_by):
-                raise _fail(source, f"{owhere}.pair_by",
-                            f"must be a list of payload field names, e.g. [run_id, pipe_id], got {pair_by!r}")
             spec_op = OperationSpec(op_name, full(op["pre"]), tuple(full(p) for p in post_names),
-                                    full(op["failed"]) if op.get("failed") else None, tuple(pair_by))
+                                    full(op["failed"]) if op.get("failed") else None,
+                                    tuple(op.get("pair_by", ["operation_id"])))
             for member in (spec_op.pre, *spec_op.closers):
                 member_ns, member_short = member.split(".", 1)
                 if member_ns != namespace or member_short not in prov["signals"]:
                     raise _fail(source, owhere, f"names {member!r}, which {where}.signals does not declare")
+                if member in op_of and op_of[member] != op_name:
+                    raise _fail(source, owhere, f"{member!r} already belongs to operation {op_of[member]!r}; "
+                                                "a signal opens or closes one operation")
                 op_of[member] = op_name
             operations[op_name] = spec_op
         for short, raw in prov["signals"].items():
             swhere = f"{where}.signals.{short}"
             name = f"{namespace}.{short}"
-            if not isinstance(raw, dict):
-                raise _fail(source, swhere, f"must be a mapping with 'when' and 'fields', got {raw!r}")
-            if "when" not in raw:
-                raise _fail(source, swhere, "missing 'when' (the moment the signal fires)")
-            unknown_keys = set(raw) - {"when", "fields", "kind", "description", "tier", "extension"}
-            if unknown_keys:
-                raise _fail(source, swhere, f"unknown keys {sorted(unknown_keys)}")
             kind = raw.get("kind", signal_kind(name))
-            if kind not in KINDS:
-                raise _fail(source, f"{swhere}.kind", f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
             signal_tier = raw.get("tier", tier)
             if signal_tier not in tiers:
                 raise _fail(source, f"{swhere}.tier",
                             f"unknown tier {signal_tier!r}; declared tiers are {', '.join(tiers)}")
-            extension = raw.get("extension", False)
-            if not isinstance(extension, bool):
-                raise _fail(source, f"{swhere}.extension", f"must be true or false, got {extension!r}")
-            own = _parse_fields(source, swhere, raw.get("fields"))
+            own = _parse_fields(raw.get("fields"))
             fields: dict[str, FieldSpec] = dict(common)
             if kind == "post":
                 fields.update(post)
@@ -648,7 +738,7 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
                 name=name, namespace=namespace, provider=str(prov["class"]), tier=str(signal_tier),
                 when=str(raw["when"]), kind=kind, fields=fields,
                 key_fields=tuple(own), operation=op_of.get(name), source=source,
-                extension=extension, json_payload=json_payloads,
+                extension=raw.get("extension", False), json_payload=json_payloads,
             )
     silent = data.get("silent_providers") or {}
     catalog = SignalCatalog(signals, operations, providers, tiers, (source,), silent)

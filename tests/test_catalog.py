@@ -430,14 +430,14 @@ MY = "providers/myapp"
 BAD_CATALOGS = {
     # case: (content, where the message points, what it says)
     "malformed_yaml": ("providers:\n  myapp: [\n", "", "is not valid YAML"),
-    "top_level_list": ("- providers\n- signals\n", "", "top level must be a mapping with 'providers', got list"),
-    "missing_providers": (mutated(_set("providers", _DELETE)), "providers",
-                          "missing or empty: a catalog declares at least one provider"),
+    "top_level_list": ("- providers\n- signals\n", "", "top level must be a mapping with 'providers', got array"),
+    "missing_providers": (mutated(_set("providers", _DELETE)), "top level",
+                          "missing 'providers' (a catalog declares at least one provider"),
     "signal_without_when": (mutated(_set(f"{MY}/signals/cache_cleared/when", _DELETE)),
                             "providers.myapp.signals.cache_cleared", "missing 'when'"),
     "unknown_field_type": (mutated(_set(f"{MY}/signals/pre_sync/fields/target", "strng")),
-                           "providers.myapp.signals.pre_sync",
-                           "field 'target' has unknown type 'strng' (did you mean 'string'?)"),
+                           "providers.myapp.signals.pre_sync.fields.target",
+                           "'strng' is not allowed (did you mean 'string'?); use one of string, integer"),
     "unknown_tier": (mutated(_set(f"{MY}/tier", "urgent")), "providers.myapp.tier",
                      "unknown tier 'urgent'; declared tiers are critical, high, moderate"),
     "operation_names_undeclared_signal": (
@@ -459,7 +459,7 @@ BAD_CATALOGS = {
                                           "signals": {"archived": {"when": "archived"}}})),
         "providers.entity", "namespace 'entity' is already declared by"),
     "field_without_type": (mutated(_set(f"{MY}/signals/pre_sync/fields/target", {"required": True})),
-                           "providers.myapp.signals.pre_sync", "field 'target' has no 'type'"),
+                           "providers.myapp.signals.pre_sync.fields.target", "missing 'type'; add type: ..."),
     "provider_without_class": (mutated(_set(f"{MY}/class", _DELETE)), "providers.myapp", "missing 'class'"),
 }
 
@@ -512,3 +512,60 @@ def test_catalog_error_is_a_value_error_not_a_key_error(tmp_path: Path) -> None:
         load_catalog(path)
     assert isinstance(excinfo.value, ValueError) and not isinstance(excinfo.value, KeyError)
     assert "providers.myapp: missing 'signals'" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(("text", "key", "line"), [
+    ("providers:\n  myapp: {class: A, tier: high, signals: {s: {when: x}}}\n"
+     "  myapp: {class: B, tier: high, signals: {t: {when: y}}}\n", "myapp", 3),
+    ("providers:\n  myapp:\n    class: A\n    tier: high\n    signals:\n"
+     "      s: {when: x}\n      s: {when: y}\n", "s", 7),
+    ("providers:\n  myapp:\n    class: A\n    tier: high\n    signals:\n"
+     "      s: {when: x, fields: {a: string, a: integer}}\n", "a", 6),
+])
+def test_a_key_given_twice_is_an_error_not_a_silent_replacement(tmp_path: Path, text: str, key: str,
+                                                                 line: int) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError, match=re.escape(
+            f"line {line}: key {key!r} is given twice in one mapping (the second would silently replace")):
+        load_catalog(path)
+
+
+def test_a_json_key_given_twice_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "dup.json"
+    path.write_text('{"providers": {"a": {}, "a": {}}}', encoding="utf-8")
+    with pytest.raises(CatalogError, match="key 'a' is given twice in one mapping"):
+        load_catalog(path)
+
+
+@pytest.mark.parametrize(("change", "where", "problem"), [
+    (_set(f"{MY}/operations", ["myapp.sync"]), "providers.myapp.operations", "must be an object"),
+    (_set("silent_providers", ["Logger"]), "silent_providers", "must be an object"),
+    (_set(f"{MY}/signals/pre_sync/kind", "start"), "providers.myapp.signals.pre_sync.kind",
+     "'start' is not allowed; use one of pre, post, failed, event"),
+    (_set(f"{MY}/clas", "X"), "providers.myapp", "unknown key 'clas' (did you mean 'class'?)"),
+    (_set(f"{MY}/signals/Bad-Name", {"when": "x"}), "providers.myapp.signals",
+     "must be lower-case letters, digits and underscores"),
+    (_set("tiers", []), "tiers", "must not be empty"),
+    (_set(f"{MY}/signals/pre_sync/fields/target", {"type": "string", "required": "yes"}),
+     "providers.myapp.signals.pre_sync.fields.target.required", "must be a boolean, got string 'yes'"),
+])
+def test_structure_errors_name_the_key_path_and_the_fix(tmp_path: Path, change: Any, where: str,
+                                                        problem: str) -> None:
+    path = write_catalog(tmp_path / "mine.yaml", mutated(change))
+    with pytest.raises(CatalogError) as excinfo:
+        load_catalog(path)
+    assert f": {where}: " in str(excinfo.value) and problem in str(excinfo.value), str(excinfo.value)
+
+
+def test_the_shipped_catalogs_and_the_schema_agree() -> None:
+    from jsonschema import Draft202012Validator
+
+    from pytest_kindling_signals.catalog import CATALOGS_DIR, catalog_schema
+
+    Draft202012Validator.check_schema(catalog_schema())
+    for path in sorted(CATALOGS_DIR.glob("*.yaml")):
+        if "aliases" in path.name:
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert list(Draft202012Validator(catalog_schema()).iter_errors(data)) == [], path
