@@ -1,15 +1,19 @@
-"""Cost of one recorded emission, and memory per record.
+"""Cost of one recorded emission, and memory per record, next to pytest's caplog.
 
-Measures in ONE run, interleaved so machine noise hits both alike:
+Measures in ONE run, interleaved so machine noise hits all alike:
 
 * recorded: ``SignalEmitter.emit`` of a catalog signal whose full payload has
   6 fields (3 given + ``operation_id``, ``timestamp``, ``parent_operation_id``),
   with only a :class:`SignalRecorder` attached to the provider;
 * baseline: a bare ``blinker.Signal().send(sender, **payload)`` of the same
-  6-field payload to one no-op receiver.
+  6-field payload to one no-op receiver;
+* peer: one log record captured the way pytest's ``caplog`` captures it
+  (``logger.info`` with 3 ``extra`` fields into pytest's own
+  ``LogCaptureHandler``).
 
-Then the memory one record holds, at 1M records (``tracemalloc``), both as
-recorded and after ``recorder.records`` has materialised them.
+Then the memory one record holds, at 1M records (``tracemalloc``): the
+recorder's as recorded and after ``recorder.records`` has materialised them,
+and caplog's per log record.
 
     python bench/bench_recorder.py            # full run (a minute or more; tracemalloc is slow)
     python bench/bench_recorder.py --quick    # a smoke run
@@ -20,10 +24,13 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import logging
 import time
 import tracemalloc
 
 import blinker
+
+from _pytest.logging import LogCaptureHandler
 
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter
 from pytest_kindling_signals.recorder import SignalRecorder
@@ -45,6 +52,44 @@ def _time_batch(fn, n: int) -> float:
     for _ in range(n):
         fn()
     return (time.perf_counter() - start) / n
+
+
+def _caplog() -> tuple[logging.Logger, LogCaptureHandler]:
+    handler = LogCaptureHandler()
+    logger = logging.getLogger("bench.caplog")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, handler
+
+
+def measure_caplog(n: int, rounds: int) -> float:
+    logger, handler = _caplog()
+    extra = {"entity_id": "customers", "rows_inserted": 3, "duration_seconds": 0.25}
+
+    def logged() -> None:
+        logger.info("merged %s", "customers", extra=extra)
+
+    times = []
+    for _ in range(rounds):
+        times.append(_time_batch(logged, n))
+        handler.reset()
+    return min(times)
+
+
+def measure_caplog_memory(records: int) -> float:
+    logger, handler = _caplog()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(records):
+        logger.info("merged %s", "customers", extra={"entity_id": "customers", "rows_inserted": i,
+                                                      "duration_seconds": 0.25})
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(handler.records) == records
+    handler.reset()
+    return (after - before) / records
 
 
 def measure_cost(n: int, rounds: int) -> tuple[float, float, float]:
@@ -107,14 +152,19 @@ def main() -> None:
         args.n, args.rounds, args.records = 5_000, 3, 20_000
 
     rec, base, ratio = measure_cost(args.n, args.rounds)
+    caplog = measure_caplog(args.n, args.rounds)
     per_record, per_materialised = measure_memory(args.records)
+    per_log_record = measure_caplog_memory(args.records)
     verdict = "within" if ratio <= TARGET_RATIO else "OVER"
     print(f"recorded emission (emit, 6-field payload, recorder only): {rec * 1e6:.2f} us")
     print(f"bare blinker send (6-field payload, one no-op receiver):  {base * 1e6:.2f} us")
     print(f"ratio (median of {args.rounds} interleaved rounds):               {ratio:.2f}x "
           f"({verdict} the {TARGET_RATIO:g}x target)")
-    print(f"memory per record at {args.records:,} records: {per_record:.0f} B as recorded, "
-          f"{per_materialised:.0f} B once .records is read")
+    print(f"caplog record (logger.info, 3 extra fields, LogCaptureHandler): {caplog * 1e6:.2f} us; "
+          f"recorded emission / caplog record: {rec / caplog:.2f}x (target <= 0.5x)")
+    print(f"memory per record at {args.records:,} records: {per_record:.0f} B as recorded "
+          f"(target <= 300 B), {per_materialised:.0f} B once .records is read; "
+          f"caplog: {per_log_record:.0f} B per log record")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import fnmatch
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,10 +106,10 @@ class SignalRecorder(SignalAssertions):
         self.stop()
         self.provider = provider
         self.catalog = catalog if catalog is not None else default_catalog()
-        # Hot path: the tap appends the provider's Emission tuple as is; records
-        # are materialised lazily, so recording costs one append per emission.
-        self._raw: list[Emission] = []
-        self._made: list[SignalRecord] = []   # materialised prefix of _raw
+        # Hot path: the tap files each emission into a column store (see _Store);
+        # records are materialised lazily, when a test reads them.
+        self._store = _Store()
+        self._made: list[SignalRecord] = []   # materialised prefix of the store
         self._offset = 0                        # emissions dropped by clear(): seq = offset + index
         self._phase_starts: list[int] = [0]
         self._phase_names: list[str] = ["call"]
@@ -118,11 +119,12 @@ class SignalRecorder(SignalAssertions):
     def start(self) -> SignalRecorder:
         """Begin recording (idempotent); returns ``self``."""
         if self._remove is None:
-            raw_append = self._raw.append
             cond = self._cond
+            lock = self._lock
 
             def tap(emission: Emission) -> None:
-                raw_append(emission)
+                with lock:  # one emission's columns must not interleave with another thread's
+                    self._store.add(emission)
                 if self._waiters:
                     with cond:
                         cond.notify_all()
@@ -157,19 +159,20 @@ class SignalRecorder(SignalAssertions):
     def phase(self, phase: str) -> None:
         _check_phase(phase)
         with self._lock:
-            self._phase_starts.append(self._offset + len(self._raw))
+            self._phase_starts.append(self._offset + len(self._store))
             self._phase_names.append(phase)
 
     # -- reading -----------------------------------------------------------------
     def _materialise(self) -> list[SignalRecord]:
-        """Every record, built from the raw emissions not built yet; call with the lock held."""
-        made, raw = self._made, self._raw
-        for i in range(len(made), len(raw)):
-            e = raw[i]
-            seq = self._offset + i
-            phase = self._phase_names[bisect.bisect_right(self._phase_starts, seq) - 1]
-            made.append(SignalRecord(seq, e.name, e.sender, e.payload, e.thread_name,
-                                     e.thread_id, e.time, phase))
+        """Every record, built from the stored emissions not built yet; call with the lock held."""
+        made = self._made
+        if len(made) < len(self._store):
+            starts, names, offset = self._phase_starts, self._phase_names, self._offset
+            for i, (name, sender, payload, thread_name, thread_id, when) in enumerate(
+                    self._store.rows(len(made)), start=len(made)):
+                seq = offset + i
+                phase = names[bisect.bisect_right(starts, seq) - 1]
+                made.append(SignalRecord(seq, name, sender, payload, thread_name, thread_id, when, phase))
         return made
 
     @property
@@ -186,7 +189,7 @@ class SignalRecorder(SignalAssertions):
     def names(self) -> list[str]:
         """The recorded signal names, in order."""
         with self._lock:
-            return [e.name for e in self._raw]
+            return self._store.names()
 
     def of(self, pattern: str, /, **subset: Any) -> list[SignalRecord]:
         """Records whose name matches ``pattern`` (a name or a glob like ``"entity.*_failed"``)
@@ -210,15 +213,12 @@ class SignalRecorder(SignalAssertions):
     def clear(self) -> None:
         """Forget the records so far; sequence numbers go on from where they were."""
         with self._lock:
-            n = len(self._raw)
-            # Delete in place: the tap holds this list's append, and a concurrent
-            # emission must land in the list that stays.
-            del self._raw[:n]
-            del self._made[:n]
-            self._offset += n
+            self._offset += len(self._store)
+            self._store = _Store()
+            self._made = []
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._store)
 
     def __iter__(self) -> Iterator[SignalRecord]:
         return iter(self.records)
@@ -317,6 +317,62 @@ class SignalRecorder(SignalAssertions):
         inner._phase_names[0] = self.phase
         with inner:
             yield inner
+
+
+class _Store:
+    """Recorded emissions, kept by column: less than half the memory of the emissions.
+
+    A record's payload is not kept as the dict the receivers got: its signal
+    name, sender, thread and keys make a *shape*, numbered once, and its
+    values are appended to one flat list per shape. Per record that leaves
+    an 8-byte slot per value, a shape number and the time in arrays, and the
+    values themselves (shared with the emitter). A payload's dict is rebuilt
+    only when a test reads the records.
+    """
+
+    __slots__ = ("shape_of", "shapes", "values", "shape_ids", "times")
+
+    def __init__(self) -> None:
+        self.shape_of: dict[tuple[Any, ...], int] = {}
+        #: (name, sender, thread name, thread id, payload keys) per shape
+        self.shapes: list[tuple[str, Any, str, int, tuple[str, ...]]] = []
+        self.values: list[list[Any]] = []  # per shape: every record's values, one after another
+        self.shape_ids = array("I")
+        self.times = array("d")
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def add(self, e: Emission) -> None:
+        payload = e.payload
+        # id(): a sender needn't be hashable; its shape keeps it alive, so the id stays its own
+        key = (e.name, id(e.sender), e.thread_name, e.thread_id, *payload)
+        shape = self.shape_of.get(key)
+        if shape is None:
+            shape = self.shape_of[key] = len(self.shapes)
+            self.shapes.append((e.name, e.sender, e.thread_name, e.thread_id, tuple(payload)))
+            self.values.append([])
+        self.values[shape].extend(payload.values())
+        self.shape_ids.append(shape)
+        self.times.append(e.time)
+
+    def names(self) -> list[str]:
+        shapes = self.shapes
+        return [shapes[i][0] for i in self.shape_ids]
+
+    def rows(self, start: int) -> Iterator[tuple[str, Any, dict[str, Any], str, int, float]]:
+        """(name, sender, payload, thread name, thread id, time) of each record from ``start`` on."""
+        positions = [0] * len(self.shapes)  # where a shape's next record starts in its values
+        shape_ids = self.shape_ids
+        for i in range(start):
+            positions[shape_ids[i]] += len(self.shapes[shape_ids[i]][4])
+        for i in range(start, len(self.times)):
+            shape = shape_ids[i]
+            name, sender, thread_name, thread_id, keys = self.shapes[shape]
+            at = positions[shape]
+            positions[shape] = at + len(keys)
+            payload = dict(zip(keys, self.values[shape][at:at + len(keys)]))
+            yield name, sender, payload, thread_name, thread_id, self.times[i]
 
 
 def _check_phase(phase: str) -> None:
