@@ -26,6 +26,7 @@ signals show every file an app operation reads or writes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -34,11 +35,11 @@ import os
 import re
 import runpy
 import shutil
+import stat
 import subprocess
 import sys
 import uuid
 import zipfile
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
@@ -55,6 +56,9 @@ from kindling.signaling import SignalEmitter, SignalProvider
 __all__ = [
     "APP_DEFINITION_FILE",
     "MANIFEST_FILE",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_MEMBERS",
+    "MAX_UNPACKED_BYTES",
     "TARGET_PLATFORMS",
     "AppDefinitionError",
     "AppManifest",
@@ -78,6 +82,18 @@ LIBS_DIR = ".libs"
 _INSTALLED_MARKER = ".kindling-installed.json"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SKIPPED_DIRS = {"__pycache__", ".git", ".venv", LIBS_DIR}
+
+#: What a ``.kda`` may unpack to, far above any real app (zip bombs are refused,
+#: before they write past a limit). A DataAppManager takes its own limits as
+#: keyword arguments (and attributes) of the same names in lower case.
+MAX_UNPACKED_BYTES = 1 << 30  # 1 GiB: every file of the package together
+MAX_MEMBERS = 10_000  # entries in the zip, folders included
+MAX_COMPRESSION_RATIO = 200  # a file's size / its compressed size, once it is past 1 MiB
+_RATIO_FREE_BYTES = 1 << 20  # a small file may compress better than that (one of spaces)
+_MANIFEST_MAX_BYTES = 16 << 20
+_PEEK_MAX_BYTES = 1 << 20
+_CHUNK = 1 << 20
+_REBUILD = "rebuild it with DataAppManager.package_app()"
 
 
 class AppDefinitionError(ValueError):
@@ -136,8 +152,17 @@ class DataAppManager(SignalEmitter):
     signals nest under ``app.run``), or in a subprocess with
     ``isolated=True``.
 
+    ``max_unpacked_bytes``, ``max_members`` and ``max_compression_ratio``
+    bound what a deployed ``.kda`` may unpack to (defaults
+    :data:`MAX_UNPACKED_BYTES` = 1 GiB, :data:`MAX_MEMBERS` = 10,000,
+    :data:`MAX_COMPRESSION_RATIO` = 200 per file past 1 MiB): members are
+    streamed to disk and the bytes actually decompressed are counted, so a
+    zip bomb is refused with :class:`AppPackageError` before it writes past
+    a limit, and the previous deployment stays as it was.
+
     >>> apps = DataAppManager()                                           # doctest: +SKIP
     >>> apps.install_app(apps.package_app("src/report"), "prod")          # doctest: +SKIP
+    >>> DataAppManager(max_unpacked_bytes=5 << 30).deploy_app("big.kda", "prod")  # doctest: +SKIP
 
     Signals Emitted:
         - ``app.pre_package``: ``app_name``, ``version``, ``target_platform``
@@ -161,8 +186,13 @@ class DataAppManager(SignalEmitter):
 
     def __init__(self, signal_provider: SignalProvider | None = None, *,
                  deploy_root: PathLike | None = None, platform: PlatformService | None = None,
-                 pip_manager: PipManager | None = None) -> None:
+                 pip_manager: PipManager | None = None, max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
+                 max_members: int = MAX_MEMBERS, max_compression_ratio: float = MAX_COMPRESSION_RATIO) -> None:
         super().__init__(signal_provider)
+        self.max_unpacked_bytes = max_unpacked_bytes
+        self.max_members = max_members
+        self.max_compression_ratio = max_compression_ratio
+        self._limits()  # bad limits fail here, not at the first deploy
         self._deploy_root = os.path.abspath(os.fspath(deploy_root)) if deploy_root is not None else None
         # The provider's own platform service, so platform.* goes where the caller listens.
         self.platform = platform or (
@@ -172,6 +202,15 @@ class DataAppManager(SignalEmitter):
     @property
     def deploy_root(self) -> str:
         return self._deploy_root or os.path.join(str(current_lakehouse()), "apps")
+
+    def _limits(self) -> _Limits:
+        for attr in ("max_unpacked_bytes", "max_members", "max_compression_ratio"):
+            value = getattr(self, attr)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                    or (attr != "max_compression_ratio" and not isinstance(value, int)):
+                kind = "number" if attr == "max_compression_ratio" else "int"
+                raise ValueError(f"{attr}={value!r} must be a positive {kind}")
+        return _Limits(self.max_unpacked_bytes, self.max_members, float(self.max_compression_ratio))
 
     # -- package
     def package_app(self, app_dir: PathLike, output_dir: PathLike | None = None, *,
@@ -236,6 +275,7 @@ class DataAppManager(SignalEmitter):
         kda = os.path.abspath(os.fspath(kda_file))
         env = _check_name(target_environment, "target_environment")
         fs = self.platform
+        limits = self._limits()
         data, problem = _try(lambda: fs.read(kda))
         peeked = _peek_name(data) if data is not None else None
         with self.operation("app.deploy", app_name=peeked or _stem(kda), kda_file=kda,
@@ -243,20 +283,20 @@ class DataAppManager(SignalEmitter):
             if problem is not None:
                 raise problem
             assert data is not None
-            manifest, members = _open_package(kda, data)
-            env_dir = os.path.join(self.deploy_root, env)
-            final = os.path.join(env_dir, manifest.name)
-            staging = os.path.join(env_dir, f".{manifest.name}.deploying-{uuid.uuid4().hex[:8]}")
-            try:
-                for rel, content in members.items():
-                    fs.write(os.path.join(staging, *rel.split("/")), content)
-                if prepare is not None:
-                    prepare(staging, manifest)
-                _swap_in(fs, staging, final)
-            finally:
-                if os.path.exists(staging):
-                    shutil.rmtree(staging, ignore_errors=True)
-            op.set(deploy_path=final, file_count=len(members), version=manifest.version)
+            with _open_package(kda, data, limits) as package:
+                manifest = package.manifest
+                env_dir = os.path.join(self.deploy_root, env)
+                final = os.path.join(env_dir, manifest.name)
+                staging = os.path.join(env_dir, f".{manifest.name}.deploying-{uuid.uuid4().hex[:8]}")
+                try:
+                    package.unpack(fs, staging)
+                    if prepare is not None:
+                        prepare(staging, manifest)
+                    _swap_in(fs, staging, final)
+                finally:
+                    if os.path.exists(staging):
+                        shutil.rmtree(staging, ignore_errors=True)
+            op.set(deploy_path=final, file_count=len(package.members), version=manifest.version)
         return final
 
     # -- install / uninstall
@@ -458,10 +498,11 @@ def _stem(kda: str) -> str:
 
 
 def _peek_name(data: bytes) -> str | None:
+    """The manifest's app name for ``pre_deploy``, if it can be read cheaply; never raises."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            name = json.loads(zf.read(MANIFEST_FILE)).get("name")
-        return name if isinstance(name, str) and name else None
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(MANIFEST_FILE) as f:
+            name = json.loads(f.read(_PEEK_MAX_BYTES + 1)[:_PEEK_MAX_BYTES]).get("name")
+        return name if isinstance(name, str) and _SAFE_NAME.match(name) else None
     except Exception:
         return None  # the real check, inside the operation, says what is wrong
 
@@ -473,61 +514,233 @@ def _escapes(name: str) -> bool:
     return ".." in PurePosixPath(name.replace("\\", "/")).parts
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _manifest_from(raw: Any, where: str) -> AppManifest:
+    """A manifest's JSON as an :class:`AppManifest`; a bad key is an AppPackageError naming it."""
+    def bad(key: str, want: str) -> AppPackageError:
+        return AppPackageError(f"{where}: {MANIFEST_FILE} key {key!r} must be {want}, got "
+                               f"{_short(raw[key])}; {_REBUILD}")
+
     if not isinstance(raw, dict):
-        raise AppPackageError(f"{where}: {MANIFEST_FILE} is not a JSON object; rebuild the package "
-                              f"with DataAppManager.package_app()")
+        raise AppPackageError(f"{where}: {MANIFEST_FILE} is not a JSON object; {_REBUILD}")
     missing = [k for k in ("name", "version", "entry_point", "target_platform", "files") if k not in raw]
     if missing:
-        raise AppPackageError(f"{where}: {MANIFEST_FILE} lacks {', '.join(map(repr, missing))}; rebuild "
-                              f"the package with DataAppManager.package_app()")
+        raise AppPackageError(f"{where}: {MANIFEST_FILE} lacks {', '.join(map(repr, missing))}; {_REBUILD}")
+    if raw.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
+        raise bad("format", repr(MANIFEST_FORMAT))
+    for key in ("name", "version", "entry_point", "target_platform"):
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise bad(key, "a non-empty string")
+    if not _SAFE_NAME.match(raw["name"]):
+        raise bad("name", "a name of letters, digits, '.', '_' or '-', starting with a letter or digit")
+    entry = raw["entry_point"]
+    if not entry.endswith(".py") or _escapes(entry):
+        raise bad("entry_point", "a .py file inside the package")
+    if raw["target_platform"] not in TARGET_PLATFORMS:
+        raise bad("target_platform", f"one of {', '.join(TARGET_PLATFORMS)}")
+    deps = raw.get("dependencies")
+    if deps is not None and not (isinstance(deps, list) and all(isinstance(d, str) and d.strip() for d in deps)):
+        raise bad("dependencies", "a list of pip requirement strings")
+    if not isinstance(raw.get("description"), (str, type(None))):
+        raise bad("description", "a string")
     files = raw["files"]
-    if not isinstance(files, Mapping):
-        raise AppPackageError(f"{where}: {MANIFEST_FILE} 'files' must map paths to sha256 digests")
-    return AppManifest(name=_check_name(raw["name"], f"{where}: name"), version=str(raw["version"]),
-                       entry_point=str(raw["entry_point"]), target_platform=str(raw["target_platform"]),
-                       dependencies=list(raw.get("dependencies") or []),
-                       description=str(raw.get("description") or ""), files=dict(files))
+    if not isinstance(files, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) for k, v in files.items()):
+        raise bad("files", "a map of file paths to sha256 digests")
+    return AppManifest(name=raw["name"], version=raw["version"], entry_point=entry,
+                       target_platform=raw["target_platform"], dependencies=list(deps or []),
+                       description=raw.get("description") or "", files=dict(files))
 
 
-def _open_package(kda: str, data: bytes) -> tuple[AppManifest, dict[str, bytes]]:
-    """The manifest and every file of a package, after checking paths and digests."""
-    rebuild = "rebuild it with DataAppManager.package_app()"
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise AppPackageError(f"{kda} is not a valid .kda package (not a zip archive: {exc}); {rebuild}") from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        unsafe = [i.filename for i in infos if _escapes(i.filename)]
+@dataclass(frozen=True)
+class _Limits:
+    max_unpacked_bytes: int
+    max_members: int
+    max_compression_ratio: float
+
+
+_FILE_KINDS = {stat.S_IFLNK: "symbolic link", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+               stat.S_IFIFO: "named pipe", stat.S_IFSOCK: "socket"}
+
+
+class _MemberStream:
+    """One member's bytes as they are decompressed: counted, hashed, and refused past the limits.
+
+    The sizes the zip declares are not trusted: the bytes actually produced
+    are counted, and the read that would pass a limit raises instead of
+    returning them, so nothing past the limit is ever written.
+    """
+
+    def __init__(self, package: _Package, info: zipfile.ZipInfo, budget: int) -> None:
+        self.name = info.filename
+        self.count = 0
+        self.sha256 = hashlib.sha256()
+        self._kda = package.kda
+        self._budget = budget
+        limits = package.limits
+        self._limits = limits
+        # The compressed size is the zip's word too: never more than the whole package.
+        self._ratio_cap = max(_RATIO_FREE_BYTES,
+                              limits.max_compression_ratio * min(info.compress_size, package.size))
+        try:
+            self._source = package.zf.open(info)
+        except Exception as exc:  # encrypted, an unknown compression, a broken header...
+            raise AppPackageError(f"{self._kda}: member {self.name!r} cannot be read ({exc}); {_REBUILD}") from None
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            chunk = self._source.read(size if 0 < size <= _CHUNK else _CHUNK)
+        except Exception as exc:  # a bad CRC, a truncated or garbled stream
+            raise AppPackageError(f"{self._kda}: member {self.name!r} is corrupt ({exc}); {_REBUILD}") from None
+        self.count += len(chunk)
+        if self.count > self._budget:
+            raise AppPackageError(
+                f"{self._kda}: refusing to deploy, it unpacks to more than max_unpacked_bytes="
+                f"{self._limits.max_unpacked_bytes:,} bytes (at member {self.name!r}); a real app is far "
+                f"smaller (a zip bomb?); raise DataAppManager(max_unpacked_bytes=...) if it is genuine")
+        if self.count > self._ratio_cap:
+            raise AppPackageError(
+                f"{self._kda}: refusing to deploy, member {self.name!r} expands more than "
+                f"max_compression_ratio={self._limits.max_compression_ratio:g} times its compressed size "
+                f"(a zip bomb?); raise DataAppManager(max_compression_ratio=...) if it is genuine")
+        self.sha256.update(chunk)
+        return chunk
+
+    def read_all(self) -> bytes:
+        parts = []
+        while chunk := self.read(_CHUNK):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._source.close()
+
+
+class _Package:
+    """A ``.kda`` whose entries and manifest were checked; :meth:`unpack` streams its files out."""
+
+    def __init__(self, kda: str, zf: zipfile.ZipFile, limits: _Limits, size: int) -> None:
+        self.kda, self.zf, self.limits, self.size = kda, zf, limits, size
+        self.members = self._check_members()
+        self.manifest = self._read_manifest()
+        listed, present = set(self.manifest.files), {i.filename for i in self.members} - {MANIFEST_FILE}
+        if listed != present:
+            extra, lost = sorted(present - listed), sorted(listed - present)
+            raise AppPackageError(f"{kda} does not match its manifest (files not listed: {extra}; listed "
+                                  f"but missing: {lost}); the package was altered, {_REBUILD}")
+        if self.manifest.entry_point not in present:
+            raise AppPackageError(f"{kda}: entry_point {self.manifest.entry_point!r} is not in the package; "
+                                  f"{_REBUILD}")
+
+    def __enter__(self) -> _Package:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.zf.close()
+
+    def _check_members(self) -> list[zipfile.ZipInfo]:
+        """The file entries, after refusing what no app package holds; nothing is decompressed yet."""
+        kda, infos, limits = self.kda, self.zf.infolist(), self.limits
+        if len(infos) > limits.max_members:
+            raise AppPackageError(f"{kda} holds {len(infos):,} entries, more than max_members="
+                                  f"{limits.max_members:,}; raise DataAppManager(max_members=...) if it is genuine")
+        for info in infos:
+            kind = _FILE_KINDS.get(stat.S_IFMT(info.external_attr >> 16))
+            if kind is not None:
+                raise AppPackageError(f"{kda}: member {info.filename!r} is a {kind}; a package holds only "
+                                      f"files and folders, {_REBUILD}")
+        files = [i for i in infos if not i.is_dir()]
+        unsafe = [i.filename for i in files if _escapes(i.filename)]
         if unsafe:
             raise AppPackageError(f"{kda}: refusing to deploy, entries {unsafe} would be written outside "
-                                  f"the deployment folder (absolute path or '..'); {rebuild}")
-        names = [i.filename for i in infos]
-        if MANIFEST_FILE not in names:
-            raise AppPackageError(f"{kda} has no {MANIFEST_FILE}; {rebuild}")
+                                  f"the deployment folder (absolute path or '..'); {_REBUILD}")
+        paths: dict[str, str] = {}  # the path a member is written to -> its name in the zip
+        for info in files:
+            parts = [p for p in info.filename.split("/") if p not in ("", ".")]
+            path = "/".join(parts)
+            if not parts or any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
+                raise AppPackageError(f"{kda}: member {_short(info.filename)} is not a valid file name; {_REBUILD}")
+            if path in paths:
+                raise AppPackageError(f"{kda}: members {paths[path]!r} and {info.filename!r} are both "
+                                      f"written to {path!r}; {_REBUILD}")
+            paths[path] = info.filename
+        for path, name in paths.items():
+            folder = path.rpartition("/")[0]
+            while folder:
+                if folder in paths:
+                    raise AppPackageError(f"{kda}: member {paths[folder]!r} is a file, but member {name!r} "
+                                          f"needs it to be a folder; {_REBUILD}")
+                folder = folder.rpartition("/")[0]
+        # What the zip declares is checked first (refused before anything is written);
+        # the streams count what it really holds.
+        declared = sum(i.file_size for i in files)
+        if declared > limits.max_unpacked_bytes:
+            raise AppPackageError(f"{kda}: refusing to deploy, its files declare {declared:,} bytes, more than "
+                                  f"max_unpacked_bytes={limits.max_unpacked_bytes:,}; raise "
+                                  f"DataAppManager(max_unpacked_bytes=...) if it is genuine")
+        for i in files:
+            if i.header_offset + i.compress_size > self.size:
+                raise AppPackageError(f"{kda}: member {i.filename!r} claims more compressed bytes than the "
+                                      f"package holds (the zip is corrupt); {_REBUILD}")
+            if i.file_size > max(_RATIO_FREE_BYTES, limits.max_compression_ratio * i.compress_size):
+                raise AppPackageError(
+                    f"{kda}: refusing to deploy, member {i.filename!r} declares {i.file_size:,} bytes from "
+                    f"{i.compress_size:,} compressed, more than max_compression_ratio="
+                    f"{limits.max_compression_ratio:g} times (a zip bomb?); raise "
+                    f"DataAppManager(max_compression_ratio=...) if it is genuine")
+        if MANIFEST_FILE not in paths.values():
+            raise AppPackageError(f"{kda} has no {MANIFEST_FILE}; {_REBUILD}")
+        return files
+
+    def _read_manifest(self) -> AppManifest:
+        info = next(i for i in self.members if i.filename == MANIFEST_FILE)
+        stream = _MemberStream(self, info, min(self.limits.max_unpacked_bytes, _MANIFEST_MAX_BYTES))
         try:
-            members = {i.filename: zf.read(i) for i in infos}
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-            raise AppPackageError(f"{kda} is corrupt ({exc}); {rebuild}") from None
+            text = stream.read_all()
+        finally:
+            stream.close()
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise AppPackageError(f"{self.kda}: {MANIFEST_FILE} is not valid JSON ({exc}); {_REBUILD}") from None
+        return _manifest_from(raw, self.kda)
+
+    def unpack(self, fs: PlatformService, folder: str) -> None:
+        """Stream every file into ``folder`` (through the platform), checking its sha256."""
+        budget = self.limits.max_unpacked_bytes
+        for info in self.members:
+            stream = _MemberStream(self, info, budget)
+            try:
+                fs.write(os.path.join(folder, *info.filename.split("/")), stream)
+            except OSError as exc:
+                if exc.errno not in (errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL):
+                    raise  # a full disk, a permission: not the package's fault
+                raise AppPackageError(f"{self.kda}: member {_short(info.filename)} can't be written here "
+                                      f"({exc.strerror}); {_REBUILD}") from None
+            finally:
+                stream.close()
+            budget -= stream.count
+            expected = self.manifest.files.get(info.filename)
+            if info.filename != MANIFEST_FILE and stream.sha256.hexdigest() != expected:
+                raise AppPackageError(f"{self.kda}: sha256 of {[info.filename]} does not match the manifest; "
+                                      f"the package was altered or damaged, {_REBUILD}")
+
+
+def _open_package(kda: str, data: bytes, limits: _Limits) -> _Package:
+    """The package in ``data``, its entries and manifest checked (nothing is unpacked yet)."""
     try:
-        manifest = _manifest_from(json.loads(members[MANIFEST_FILE]), kda)
-    except ValueError as exc:
-        if isinstance(exc, AppPackageError):
-            raise
-        raise AppPackageError(f"{kda}: {MANIFEST_FILE} is not valid JSON ({exc}); {rebuild}") from None
-    listed, present = set(manifest.files), set(members) - {MANIFEST_FILE}
-    if listed != present:
-        extra, lost = sorted(present - listed), sorted(listed - present)
-        raise AppPackageError(f"{kda} does not match its manifest (files not listed: {extra}; listed "
-                              f"but missing: {lost}); the package was altered, {rebuild}")
-    bad = [rel for rel in sorted(present) if hashlib.sha256(members[rel]).hexdigest() != manifest.files[rel]]
-    if bad:
-        raise AppPackageError(f"{kda}: sha256 of {bad} does not match the manifest; the package was "
-                              f"altered or damaged, {rebuild}")
-    if manifest.entry_point not in present:
-        raise AppPackageError(f"{kda}: entry_point {manifest.entry_point!r} is not in the package; {rebuild}")
-    return manifest, members
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except Exception as exc:  # zipfile parses untrusted bytes: whatever it raises, the zip is broken
+        raise AppPackageError(f"{kda} is not a valid .kda package (not a zip archive: {exc}); {_REBUILD}") from None
+    try:
+        return _Package(kda, zf, limits, len(data))
+    except BaseException:
+        zf.close()
+        raise
 
 
 def _swap_in(fs: PlatformService, staging: str, final: str) -> None:

@@ -20,6 +20,8 @@ How a run behaves (the long form is ``docs/providers/file_ingestion.md``):
 * Each file is read and fully parsed with Spark (``FAILFAST``) inside its own
   ``file_ingestion.file`` operation, so a corrupt or unreadable file fails
   alone (``file_failed``), stays where it is, and the other files go on.
+  What ``FAILFAST`` lets through is checked too: a CSV quote that is never
+  closed, a JSON line holding more than one value or text after it.
 * The files read are grouped into one batch per (entry, destination entity)
   and written through the entity manager: a merge when the entity has merge
   columns, else an append. Delta commits a batch atomically.
@@ -649,6 +651,9 @@ class FileIngestionProcessor(SignalEmitter):
         # Groups that name the destination are already in it; the others become columns.
         columns = {g: v for g, v in c.groups.items() if g not in entry.placeholders}
         try:
+            malformed = _malformed_record(spark, entry, c.path)
+            if malformed is not None:
+                raise FileReadError(c.path, entry.filetype, ValueError(malformed))
             df = _reader(spark, entry, c.path, schema, set(columns))
             # Spark is lazy and prunes columns: parse every column of every row
             # now (FAILFAST), so a malformed file fails here, alone.
@@ -808,6 +813,67 @@ def _reader(spark: SparkSession, entry: FileIngestionEntry, path: str,
     declared = {f.name: f for f in file_schema.fields}
     typed = StructType([declared.get(n) or StructField(n, StringType(), True) for n in header])
     return reader.schema(typed).option("enforceSchema", "false").csv(path)
+
+
+def _malformed_record(spark: SparkSession, entry: FileIngestionEntry, path: str) -> str | None:
+    """What is wrong with a CSV or JSON file that Spark would read without an error, or None.
+
+    ``FAILFAST`` misses two things, checked here in one Spark job over the
+    file's text (the records as Spark splits them: lines, or the whole file
+    with ``multiLine``):
+
+    * CSV: a quoted field never closed. Spark ends it at the end of the line
+      and reads ``2,"abc`` as ``(2, "abc")``, the quote lost.
+    * JSON: a line that is not one JSON value, e.g. ``{"id": 1}{"id": 2}`` or
+      ``{"id": 1} junk``. Spark keeps the first value and drops the rest.
+    """
+    from pyspark.sql import functions as F
+
+    options = {k.lower(): v for k, v in entry.read_options.items()}
+    if entry.filetype == "parquet" or options.get("encoding", options.get("charset", "utf-8")).lower() \
+            .replace("-", "") != "utf8":  # Spark's text reader reads UTF-8 only
+        return None
+    reader = spark.read.option("wholetext", options.get("multiline", "false").lower() == "true")
+    if "linesep" in options:
+        reader = reader.option("lineSep", options["linesep"])
+    text = reader.text(path)
+    value = F.col("value")
+    if entry.filetype == "csv":
+        quote = options.get("quote", '"')
+        if len(quote) != 1:  # "" turns quoting off: nothing can be left open
+            return None
+        sep, escape = _java_literal(options.get("sep", options.get("delimiter", ","))), options.get("escape", "\\")
+        q = _java_literal(quote)
+        field_start = f"(?m)(^|{sep})"
+        if escape:  # an escaped character (an escaped quote) is no quote
+            value = F.regexp_replace(value, _java_literal(escape) + "(?s:.)", "")
+        value = F.regexp_replace(value, q + q, "")  # a doubled quote is one quote inside a field
+        value = F.regexp_replace(value, f"{field_start}{q}[^{q}]*{q}", "$1")  # closed quoted fields
+        bad = value.rlike(field_start + q)
+        if "comment" in options:
+            bad = bad & ~F.col("value").startswith(options["comment"])
+        problem = ("a quoted field is never closed in the record {}; Spark would read on as if it "
+                   f"were. Close the quote, or escape a quote inside the field as {escape}{quote}")
+    else:
+        # Wrapped as [<line>,"<sentinel>"]: one JSON value, and nothing after it, parses to
+        # exactly two strings, the second the sentinel (which a line can't guess).
+        sentinel = uuid.uuid4().hex
+        wrapped = F.from_json(F.concat(F.lit("["), value, F.lit(f',"{sentinel}"]')), "array<string>",
+                              {k: v for k, v in entry.read_options.items() if k.lower() not in ("mode", "multiline")})
+        bad = F.col("value").rlike(r"\S") & (
+            wrapped.isNull() | (F.size(wrapped) != 2) | (F.element_at(wrapped, -1) != F.lit(sentinel)))
+        problem = ("the record {} is not one JSON value (a second value, or text after it); Spark would "
+                   "keep the first and drop the rest. Write one JSON object per line")
+    found = text.where(bad).limit(1).collect()
+    if not found:
+        return None
+    record = str(found[0][0])
+    return problem.format(repr(record) if len(record) <= 80 else repr(record[:77]) + "...")
+
+
+def _java_literal(text: str) -> str:
+    """``text`` as a Java regex matching it literally."""
+    return "\\Q" + text.replace("\\E", "\\E\\\\E\\Q") + "\\E"
 
 
 def _hashable(df: DataFrame, name: str) -> Any:

@@ -27,9 +27,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from kindling.signaling import SignalEmitter, SignalProvider
 
@@ -39,9 +40,19 @@ logger = logging.getLogger("kindling.pip")
 
 PathLike = str | os.PathLike[str]
 
-# scheme://userinfo@ ; userinfo stops at '/', whitespace or quotes so one URL's
-# credentials never swallow the rest of a line.
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s@'\"<>]+)@")
+# A URL: a scheme (the start of a word of scheme characters, so the scan stays
+# linear) and everything up to the next whitespace. Secrets hold any other
+# character ('@', '/', ':', '#', '?', '%'), so the URL's own structure can't
+# say where they end: see redact().
+_SCHEME = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z0-9+.\-]*://")
+_AUTHORITY_END = re.compile(r"[/?#\s]")
+_WORD_END = re.compile(r"\s")
+# A host name with a dot, localhost or an IP address (no port, no credentials).
+_PLAIN_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*\.?"
+                         r"|localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]")
+_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
+# A user name shown before ':***@'; anything else (a '/', an '@'...) may be part of the secret.
+_PLAIN_USER = re.compile(r"[A-Za-z0-9._~+\-]+")
 _OUTPUT_TAIL = 2000
 _DEFAULT_TIMEOUT = 900.0
 
@@ -49,17 +60,82 @@ _DEFAULT_TIMEOUT = 900.0
 def redact(text: str) -> str:
     """``text`` with the secret part of every URL's credentials replaced by ``***``.
 
+    The credentials are everything between ``://`` and the URL's **last**
+    ``@`` (a URL ends at whitespace), so a secret is hidden whole whatever
+    it holds; a plain user name before the first ``:`` stays visible. The
+    one URL left alone is a VCS requirement whose host is plain and whose
+    ``@`` comes after it, a revision: ``git+https://github.com/org/repo.git@v1.0``.
+
     >>> redact("pip install --index-url https://alice:s3cret@pkgs.example/simple x")
     'pip install --index-url https://alice:***@pkgs.example/simple x'
     >>> redact("https://ghp_token@github.example/org/repo")
     'https://***@github.example/org/repo'
+    >>> redact("https://bob:p@ss/w:rd#1@pkgs.example/simple")
+    'https://bob:***@pkgs.example/simple'
     """
-    def hide(m: re.Match[str]) -> str:
-        user, sep, _secret = m.group("userinfo").partition(":")
-        # With a single part (a bare token) the user name IS the secret.
-        return f"{m.group('scheme')}{user}:***@" if sep else f"{m.group('scheme')}***@"
+    if "://" not in text:
+        return text
+    out, pos = [], 0
+    for scheme, rest, start, end in _urls(text):
+        out.append(text[pos:start])
+        creds = _credentials(scheme, rest)
+        out.append(f"{creds[0]}***@{creds[2]}" if creds else text[start:end])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
-    return _CREDENTIALS.sub(hide, text)
+
+def _urls(text: str) -> Iterator[tuple[str, str, int, int]]:
+    """(scheme, the rest of the URL, start, end) of every URL in ``text``.
+
+    A URL runs to the end of its word, except a VCS URL whose plain host has
+    no '@' before it: its '@' is a revision, and another URL may follow in the
+    same word (it ends at its host, which is all redact() needs).
+    """
+    pos = 0
+    while (m := _SCHEME.search(text, pos)) is not None:
+        scheme, after = m.group(), m.end()
+        pos = _end(_AUTHORITY_END, text, after)
+        if not (scheme.startswith(_VCS_SCHEMES) and _PLAIN_HOST.fullmatch(text, after, pos)):
+            pos = _end(_WORD_END, text, pos)
+        yield scheme, text[after:pos], m.start(), pos
+
+
+def _end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    found = pattern.search(text, pos)
+    return found.start() if found is not None else len(text)
+
+
+def _credentials(scheme: str, rest: str) -> tuple[str, str, str] | None:
+    """(what stays before the secret, the secret, what follows its '@') of one URL, if it has any."""
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    user, sep, secret = rest[:at].partition(":")
+    if sep and _PLAIN_USER.fullmatch(user):
+        return f"{scheme}{user}:", secret, rest[at + 1:]
+    return scheme, rest[:at], rest[at + 1:]  # a bare token: the user name IS the secret
+
+
+def _secrets(texts: Iterable[str]) -> list[str]:
+    """The secrets :func:`redact` hides in ``texts`` (longest first), to hide them anywhere else."""
+    found: set[str] = set()
+    for text in texts:
+        for scheme, rest, _start, _end in _urls(text):
+            creds = _credentials(scheme, rest)
+            if creds is not None:
+                found.update({creds[1], unquote(creds[1])})
+    # A very short "secret" (a 1-3 character password) would turn every such
+    # string in pip's output into ***; redact() still hides it in every URL.
+    return sorted((f for f in found if len(f) >= 4), key=len, reverse=True)
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    """:func:`redact`, then every secret (as given or %-decoded) that is still there, replaced."""
+    text = redact(text)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class PipError(RuntimeError):
@@ -267,24 +343,32 @@ class PipManager(SignalEmitter):
 
     # -- running pip
     def _run(self, cmd: list[str], what: str, *, package: str | None = None) -> str:
-        shown_cmd = " ".join(redact(c) for c in cmd)
-        logger.info("running %s", shown_cmd)
+        # pip may echo a secret in a form redact() can't see (decoded, or in a
+        # URL it parsed differently): the ones in the command are hidden everywhere.
+        secrets = _secrets(cmd)
+        shown_cmd = [_scrub(c, secrets) for c in cmd]
+        logger.info("running %s", " ".join(shown_cmd))
         env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONIOENCODING": "utf-8"}
+        timed_out = None
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
                                   env=env, check=False)
         except subprocess.TimeoutExpired as exc:
-            out = _text(exc.stdout) + _text(exc.stderr)
+            out = _scrub(_text(exc.stdout) + _text(exc.stderr), secrets)
+            timed_out = subprocess.TimeoutExpired(shown_cmd, exc.timeout, out)
+        if timed_out is not None:
+            # Raised outside the except block, from a redacted copy: the original
+            # TimeoutExpired holds the real command and must not ride along as __context__.
             raise PipError(f"{what}: pip did not finish within {self.timeout:g} s; raise "
                            f"PipManager(timeout=...) or check the index is reachable",
-                           command=cmd, output=out, package=package) from None
-        output = proc.stdout + proc.stderr
+                           command=shown_cmd, output=out, package=package) from timed_out
+        output = _scrub(proc.stdout + proc.stderr, secrets)
         if proc.returncode != 0:
-            reason = _pip_errors(proc.stderr or proc.stdout)
-            logger.warning("%s (exit %d): %s", redact(what), proc.returncode, redact(reason))
-            raise PipError(f"{what} (pip exit {proc.returncode}): {reason}", command=cmd,
+            reason = _scrub(_pip_errors(proc.stderr or proc.stdout), secrets)
+            logger.warning("%s (exit %d): %s", redact(what), proc.returncode, reason)
+            raise PipError(f"{what} (pip exit {proc.returncode}): {reason}", command=shown_cmd,
                            returncode=proc.returncode, output=output, package=package)
-        logger.debug("pip output:\n%s", redact(output)[-_OUTPUT_TAIL:])
+        logger.debug("pip output:\n%s", output[-_OUTPUT_TAIL:])
         return output
 
 
@@ -298,7 +382,7 @@ def _requirements(packages: Iterable[str]) -> list[str]:
     reqs = list(packages)
     bad = [p for p in reqs if not isinstance(p, str) or not p.strip()]
     if bad:
-        raise ValueError(f"packages holds {bad!r}; every package is a non-empty requirement "
+        raise ValueError(f"packages holds {redact(repr(bad))}; every package is a non-empty requirement "
                          f"string like 'requests>=2' or a path to a wheel")
     return [p.strip() for p in reqs]
 

@@ -17,7 +17,9 @@ sender and the payload as keyword arguments::
 Emission is fail-safe: an observer that raises is logged and counted on its
 provider (:attr:`BlinkerSignalProvider.errors`), and the operation that
 emitted goes on, unless the provider's ``receiver_errors`` policy is
-``"raise"``.
+``"raise"``. ``KeyboardInterrupt`` and ``SystemExit`` from an observer are
+recorded the same way, reach every other observer first, and then propagate:
+an operation they abort still sends its ``*_failed``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ logger = logging.getLogger("kindling.signaling")
 RECEIVER_ERROR_POLICIES = ("log", "raise")
 _MAX_KEPT_ERRORS = 1000
 _MAX_ERROR_CHARS = 500
+# Raised by an observer, these still stop the program (after every other
+# observer got the signal); any other BaseException is an observer error like any.
+_INTERRUPTS = (KeyboardInterrupt, SystemExit)
 
 
 # -- ids and timestamps --------------------------------------------------------
@@ -113,7 +118,16 @@ def utc_timestamp(now: float | None = None) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A concise, one-paragraph message for an ``error`` field."""
+    """A concise, one-paragraph message for an ``error`` field.
+
+    A JVM error raised through Py4J is described by its root cause, the
+    innermost Java exception (Spark wraps it in job and stage failures)::
+
+        SparkFileNotFoundException: File file:/lake/tables/t/part-0.parquet does not exist
+    """
+    root = _jvm_root_cause(exc)
+    if root is not None:
+        return _clip(root)
     try:
         text = str(exc).strip()
     except Exception:  # a broken __str__ must not replace the exception being reported
@@ -123,9 +137,31 @@ def describe_error(exc: BaseException) -> str:
     first = text.split("\n\n", 1)[0].strip()
     # JVM exceptions carry their whole stack in the message.
     first = first.split("\n\tat ", 1)[0].split("\nJVM stacktrace:", 1)[0].strip()
-    if len(first) > _MAX_ERROR_CHARS:
-        first = first[: _MAX_ERROR_CHARS - 3] + "..."
-    return first
+    return _clip(first)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
+
+
+def _jvm_root_cause(exc: BaseException) -> str | None:
+    """``"<Class>: <first line>"`` of a Py4J error's innermost Java cause, or ``None``."""
+    java = getattr(exc, "java_exception", None)
+    if java is None:
+        return None
+    try:
+        for _ in range(50):  # a cause chain is short; a cycle must not hang error reporting
+            inner = java.getCause()
+            if inner is None:
+                break
+            java = inner
+        name = str(java.getClass().getSimpleName())
+        lines = [ln.strip() for ln in str(java.getMessage() or "").splitlines() if ln.strip()]
+    except Exception:  # the JVM is gone: the caller reads the exception's text instead
+        return None
+    if lines and lines[0].startswith("Traceback"):  # a Python worker's error: its last line says it
+        return lines[-1]
+    return f"{name}: {lines[0]}" if lines else name
 
 
 class lazy:  # noqa: N801 - reads as a function at call sites
@@ -381,7 +417,13 @@ class BlinkerSignalProvider(SignalProvider):
         """Call ``listener(error)`` whenever an observer raises; returns a remover."""
         return _add_to_tuple(self, "_error_listeners", listener, self._lock)
 
-    def _record_error(self, signal_name: str, receiver: Any, exc: BaseException) -> ReceiverError:
+    def _record_error(self, signal_name: str, receiver: Any, exc: BaseException, *,
+                      notify: bool = True) -> BaseException | None:
+        """Keep, count and log an observer's error, then tell the error listeners.
+
+        Returns a ``KeyboardInterrupt``/``SystemExit`` a listener raised, for
+        the dispatch to raise once every observer has had the signal.
+        """
         error = ReceiverError(
             signal=signal_name, receiver=_receiver_label(receiver), exception=exc,
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
@@ -390,12 +432,30 @@ class BlinkerSignalProvider(SignalProvider):
             self._errors.append(error)
             self._error_count += 1
         logger.error("%s (receiver_errors=%r)", error, self._policy, exc_info=exc)
-        for listener in self._error_listeners:
+        interrupt = None
+        for listener in self._error_listeners if notify else ():
             try:
                 listener(error)
-            except Exception:  # a listener must not turn a logged error into a crash
-                logger.exception("signal error listener %r failed", listener)
-        return error
+            except BaseException as failure:  # a listener must not turn a logged error into a crash
+                # Kept and counted like an observer's error; not re-announced (no loops).
+                self._record_error(signal_name, listener, failure, notify=False)
+                if interrupt is None and isinstance(failure, _INTERRUPTS):
+                    interrupt = failure
+        return interrupt
+
+    def _observer_failed(self, signal_name: str, observer: Any, exc: BaseException,
+                         interrupt: BaseException | None, *, tap: bool = False) -> BaseException | None:
+        """Record ``exc``; returns the interrupt to raise after the dispatch (the first one wins).
+
+        Under the ``"raise"`` policy a receiver's other errors propagate at once
+        (a tap's never do).
+        """
+        from_listener = self._record_error(signal_name, observer, exc)
+        if interrupt is None:
+            interrupt = exc if isinstance(exc, _INTERRUPTS) else from_listener
+        if self._policy == "raise" and not tap and not isinstance(exc, _INTERRUPTS):
+            raise interrupt if interrupt is not None else exc
+        return interrupt
 
     # -- sending
     def _dispatch(self, signal: KindlingSignal, sender: Any, payload: dict[str, Any]) -> list[tuple[Callable[..., Any], Any]]:
@@ -405,21 +465,38 @@ class BlinkerSignalProvider(SignalProvider):
         if taps:
             thread = threading.current_thread()
             emission = Emission(signal.name, sender, payload, thread.name, thread.ident or 0, time.time())
+            interrupt = None
             for tap in taps:
                 try:
                     tap(emission)
-                except Exception as exc:
-                    self._record_error(signal.name, tap, exc)
+                except BaseException as exc:
+                    interrupt = self._observer_failed(signal.name, tap, exc, interrupt, tap=True)
+            if interrupt is not None:  # the receivers get the signal before it propagates
+                return self._deliver_rest(signal, sender, payload, signal.receivers_for(sender),
+                                          [], interrupt)
         if not signal.receivers:
             return []
-        results = []
-        for receiver in signal.receivers_for(sender):
+        results: list[tuple[Callable[..., Any], Any]] = []
+        receivers = signal.receivers_for(sender)  # a generator: _deliver_rest goes on with it
+        for receiver in receivers:
             try:
                 results.append((receiver, receiver(sender, **payload)))
-            except Exception as exc:
-                self._record_error(signal.name, receiver, exc)
-                if self._policy == "raise":
-                    raise
+            except BaseException as exc:  # free while nothing raises: the hot path is unchanged
+                interrupt = self._observer_failed(signal.name, receiver, exc, None)
+                return self._deliver_rest(signal, sender, payload, receivers, results, interrupt)
+        return results
+
+    def _deliver_rest(self, signal: KindlingSignal, sender: Any, payload: dict[str, Any],
+                      receivers: Iterator[Callable[..., Any]], results: list[tuple[Callable[..., Any], Any]],
+                      interrupt: BaseException | None) -> list[tuple[Callable[..., Any], Any]]:
+        """After an observer failed: send to the remaining receivers, then raise a pending interrupt."""
+        for receiver in receivers:
+            try:
+                results.append((receiver, receiver(sender, **payload)))
+            except BaseException as exc:
+                interrupt = self._observer_failed(signal.name, receiver, exc, interrupt)
+        if interrupt is not None:
+            raise interrupt
         return results
 
 
@@ -571,6 +648,7 @@ class SignalEmitter:
             else:
                 if extra is None:
                     return
+        interrupt = None
         try:
             body = dict(build()) if build is not None else payload or {}
             if operation_id is None:
@@ -588,24 +666,32 @@ class SignalEmitter:
                 if type(value) is lazy:
                     try:
                         full[key] = value()
-                    except Exception as exc:
+                    except BaseException as exc:
                         # Send the signal anyway (a dropped pre_X would leave its
                         # post_X unopened); the null shows up as a payload violation.
                         full[key] = None
                         self._provider_failed(name, provider, exc)
+                        if interrupt is None and isinstance(exc, _INTERRUPTS):
+                            interrupt = exc  # raised once the signal is sent
             if extra:
                 full.update(extra)
-        except Exception as exc:  # a payload builder that fails must not fail the operation
+        except BaseException as exc:  # a payload builder that fails must not fail the operation
             self._provider_failed(name, provider, exc)
+            if isinstance(exc, _INTERRUPTS):
+                raise
             return
         if type(provider) is BlinkerSignalProvider:
             # What sig.send() would do, minus a second copy of the payload.
             provider._dispatch(sig, name, full)  # fail-safe per the provider's policy
-            return
-        try:
-            sig.send(name, **full)
-        except Exception as exc:
-            self._provider_failed(name, provider, exc)
+        else:
+            try:
+                sig.send(name, **full)
+            except BaseException as exc:
+                self._provider_failed(name, provider, exc)
+                if isinstance(exc, _INTERRUPTS):
+                    raise
+        if interrupt is not None:
+            raise interrupt
 
     def _provider_failed(self, name: str, provider: Any, exc: BaseException) -> None:
         if not hasattr(self, "_emission_errors"):
@@ -688,14 +774,29 @@ class Operation:
             self.emitter._send(self.pre, None, {"operation": self.name, **self.fields}, None,
                                self.operation_id, self.parent_operation_id)
         except BaseException as exc:
-            # Only a "raise" receiver policy gets here; __exit__ won't run, so
-            # close the context now or later operations would nest under this one.
+            # An observer aborted the operation (a "raise" receiver policy, a
+            # KeyboardInterrupt or SystemExit). __exit__ won't run: close the
+            # lifecycle and the context now, or later operations would nest under this one.
             _current_op.reset(self._token)
-            if span is not None:
-                span.__exit__(type(exc), exc, exc.__traceback__)
+            try:
+                self._send_failed(exc, 0.0)  # it never started
+            except BaseException:  # already propagating exc; this one was recorded when raised
+                pass
+            finally:
+                if span is not None:
+                    span.__exit__(type(exc), exc, exc.__traceback__)
             raise
         self._started = time.perf_counter()
         return self
+
+    def _send_failed(self, exc: BaseException, duration: float) -> None:
+        self.duration_seconds = duration
+        if self.failed is not None:
+            payload = {"operation": self.name, **self.fields, **self.result,
+                       "error": describe_error(exc),
+                       "error_type": type(exc).__name__, "duration_seconds": duration}
+            self.emitter._send(self.failed, None, payload, None,
+                               self.operation_id, self.parent_operation_id)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -707,12 +808,8 @@ class Operation:
                            "duration_seconds": duration}
                 self.emitter._send(self.closer, None, payload, None,
                                    self.operation_id, self.parent_operation_id)
-            elif self.failed is not None:
-                payload = {"operation": self.name, **self.fields, **self.result,
-                           "error": describe_error(exc),
-                           "error_type": type(exc).__name__, "duration_seconds": duration}
-                self.emitter._send(self.failed, None, payload, None,
-                                   self.operation_id, self.parent_operation_id)
+            else:
+                self._send_failed(exc, duration)
         finally:
             if self._span is not None:
                 self._span.__exit__(exc_type, exc, tb)

@@ -26,6 +26,10 @@ Behaviour worth knowing (``docs/providers/watermarks.md`` has the long form):
   source table's current version and emits ``watermark.version_changed`` when
   they differ (new commits to process); :meth:`~WatermarkManager.read_changes`
   returns exactly the rows added or changed between the two versions.
+* A watermark table that can't be read (a damaged Delta table) fails the get
+  with ``watermark.get_failed`` (a signal beyond the quick reference) and the
+  save with ``watermark.save_failed``; both raise :class:`WatermarkTableError`
+  with the JVM's root cause, and change nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Union
 
 from kindling.data_entities import DataEntities, UnknownEntityError, get_entity_definition, get_entity_ids
-from kindling.signaling import SignalEmitter, SignalProvider
+from kindling.signaling import SignalEmitter, SignalProvider, describe_error
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -53,6 +57,7 @@ __all__ = [
     "WatermarkError",
     "WatermarkManager",
     "WatermarkRegressionError",
+    "WatermarkTableError",
     "layer_watermark_entity_id",
 ]
 
@@ -65,16 +70,22 @@ WATERMARK_SCHEMA = ("entity_id STRING, reader_id STRING, watermark_value STRING,
                     "source_version BIGINT, updated_at TIMESTAMP, reason STRING")
 _MERGE_COLUMNS = ("entity_id", "reader_id")
 _SAVE_REASON = "save"
+_MAX_CAUSE_CHARS = 240
 
 WatermarkValue = Union[int, float, str, datetime, date]
 
 
 class WatermarkError(ValueError):
-    """A watermark that cannot be saved as given: names the entity, the values and the fix."""
+    """A watermark that cannot be got or saved as asked: names the entity, the values and the fix."""
 
 
 class WatermarkRegressionError(WatermarkError):
     """A save would move a watermark backwards; the saved watermark is kept."""
+
+
+class WatermarkTableError(WatermarkError):
+    """The watermark table can't be read (a damaged Delta table): the message gives the JVM's
+    root cause; nothing was changed. ``__cause__`` is the original Spark error."""
 
 
 def layer_watermark_entity_id(layer: str) -> str:
@@ -199,6 +210,11 @@ class WatermarkManager(SignalEmitter):
         watermark.watermark_missing (none saved, or reset since; closes the get):
             - entity_id (str), reader_id (str), duration_seconds (float)
 
+        watermark.get_failed (the get failed, e.g. the watermark table is damaged;
+        closes the get; an extension beyond the quick reference):
+            - entity_id (str), reader_id (str), error (str): the root cause,
+              error_type (str), duration_seconds (float)
+
         watermark.version_changed (inside a get: the source table's current
         Delta version differs from the watermark's source_version):
             - old_version (int): The watermark's source_version
@@ -238,7 +254,7 @@ class WatermarkManager(SignalEmitter):
 
     EMITS = (
         "watermark.pre_get", "watermark.watermark_found", "watermark.watermark_missing",
-        "watermark.pre_save", "watermark.post_save", "watermark.save_failed",
+        "watermark.get_failed", "watermark.pre_save", "watermark.post_save", "watermark.save_failed",
         "watermark.watermark_advanced", "watermark.watermark_reset", "watermark.version_changed",
     )
 
@@ -441,13 +457,23 @@ class WatermarkManager(SignalEmitter):
 
         try:
             df = self.entity_manager.read_entity(self.watermark_entity_id)
+            found = (df.where((F.col("entity_id") == entity_id) & (F.col("reader_id") == reader_id))
+                     # epoch seconds: independent of the Python process's local time zone
+                     .select("watermark_value", "source_version",
+                             F.col("updated_at").cast("double").alias("updated_epoch"), "reason")
+                     .limit(1).collect())
         except EntityTableNotFoundError:
             return None  # no watermark was ever saved here
-        found = (df.where((F.col("entity_id") == entity_id) & (F.col("reader_id") == reader_id))
-                 # epoch seconds: independent of the Python process's local time zone
-                 .select("watermark_value", "source_version",
-                         F.col("updated_at").cast("double").alias("updated_epoch"), "reason")
-                 .limit(1).collect())
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("py4j", "pyspark")):
+                raise
+            root = describe_error(exc)  # the JVM's root cause, not its stack
+            if len(root) > _MAX_CAUSE_CHARS:  # the fix must fit in a signal's error field too
+                root = root[:_MAX_CAUSE_CHARS - 3] + "..."
+            raise WatermarkTableError(
+                f"cannot read the watermark table {self.watermark_entity_id!r}: {root}. Nothing was "
+                f"changed; repair the Delta table at {self.entity_manager.table_path(self.watermark_entity_id)} "
+                f"(e.g. RESTORE it to an earlier version) and run again") from exc
         if not found:
             return None
         r = found[0]

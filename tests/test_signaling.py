@@ -213,12 +213,17 @@ def test_raise_policy_propagates_the_receiver_error() -> None:
     assert provider.error_count == 1  # counted even though it propagated
 
 
-def test_raise_policy_on_pre_signal_leaves_no_operation_open() -> None:
+def test_raise_policy_on_pre_signal_closes_the_operation_and_leaves_none_open() -> None:
     provider = BlinkerSignalProvider(receiver_errors="raise")
+    seen = tap_into(provider)
     provider.connect("entity.pre_merge", _explode)
     with pytest.raises(RuntimeError):
         Merger(provider).merge({1: "a"})
     assert current_operation() is None
+    assert [e.name for e in seen] == ["entity.pre_merge", "entity.merge_failed"]
+    failed = seen[1].payload
+    assert (failed["error_type"], failed["duration_seconds"]) == ("RuntimeError", 0.0)
+    assert failed["operation_id"] == seen[0].payload["operation_id"]
 
 
 def test_receiver_error_policy_can_change_at_runtime(provider: BlinkerSignalProvider) -> None:
@@ -249,6 +254,128 @@ def test_raising_tap_is_recorded_and_receivers_still_run(provider: BlinkerSignal
     assert Merger(provider).merge({1: "a"}) == {"inserted": 1, "updated": 0}
     assert len(rec.calls) == 1
     assert [e.receiver.rsplit(".", 1)[-1] for e in provider.errors] == ["bad_tap", "bad_tap"]
+
+
+# -- observers raising BaseException ---------------------------------------------------------
+
+class _Halt(BaseException):
+    """A BaseException of the user's own: neither an interrupt nor an exit."""
+
+
+def _raiser(exc_type: type[BaseException]) -> Any:
+    def observer(*args: Any, **kwargs: Any) -> None:
+        raise exc_type("observer stopped")
+    return observer
+
+
+_BASE_EXCEPTIONS = [KeyboardInterrupt, SystemExit, _Halt]
+
+
+@pytest.mark.parametrize("exc_type", _BASE_EXCEPTIONS)
+@pytest.mark.parametrize("stage", ["pre", "post"])
+def test_a_receiver_raising_a_base_exception_is_recorded_and_the_others_still_receive(
+        exc_type: type[BaseException], stage: str, provider: BlinkerSignalProvider,
+        caplog: pytest.LogCaptureFixture) -> None:
+    seen = tap_into(provider)
+    before, after = Recorder(), Recorder()
+    raising = _raiser(exc_type)
+    for receiver in (before, raising, after):
+        provider.connect(f"entity.{stage}_merge", receiver)
+    merger = Merger(provider)
+    interrupts = exc_type is not _Halt
+
+    with caplog.at_level(logging.ERROR, logger="kindling.signaling"):
+        if interrupts:
+            with pytest.raises(exc_type):  # KeyboardInterrupt and SystemExit still stop the program
+                merger.merge({1: "a"})
+        else:
+            assert merger.merge({1: "a"}) == {"inserted": 1, "updated": 0}
+
+    assert len(before.calls) == len(after.calls) == 1  # every receiver got the signal
+    assert provider.error_count == 1 and type(provider.errors[0].exception) is exc_type
+    assert "observer stopped" in caplog.text
+    assert current_operation() is None
+    if interrupts and stage == "pre":  # aborted before the work: closed as failed, nothing done
+        assert [e.name for e in seen] == ["entity.pre_merge", "entity.merge_failed"]
+        assert seen[1].payload["error_type"] == exc_type.__name__
+        assert seen[1].payload["operation_id"] == seen[0].payload["operation_id"]
+        assert merger.table == {}
+    else:
+        assert [e.name for e in seen] == ["entity.pre_merge", "entity.post_merge"]
+        assert merger.table == {1: "a"}
+
+
+@pytest.mark.parametrize("exc_type", _BASE_EXCEPTIONS)
+def test_a_tap_raising_a_base_exception_never_hides_the_signal_from_receivers(
+        exc_type: type[BaseException], provider: BlinkerSignalProvider) -> None:
+    def tap(emission: Emission) -> None:
+        if emission.name == "entity.post_merge":
+            raise exc_type("tap stopped")
+
+    rec = Recorder()
+    provider.add_tap(tap)
+    provider.connect("entity.post_merge", rec)
+    merger = Merger(provider)
+    if exc_type is _Halt:
+        merger.merge({1: "a"})
+    else:
+        with pytest.raises(exc_type):
+            merger.merge({1: "a"})
+    assert [sender for sender, _ in rec.calls] == ["entity.post_merge"]
+    assert [type(e.exception) for e in provider.errors] == [exc_type]
+    assert merger.table == {1: "a"}
+
+
+@pytest.mark.parametrize("exc_type", _BASE_EXCEPTIONS)
+def test_an_error_listener_raising_a_base_exception_is_recorded_and_the_others_still_hear(
+        exc_type: type[BaseException], provider: BlinkerSignalProvider,
+        caplog: pytest.LogCaptureFixture) -> None:
+    heard: list[str] = []
+    provider.add_error_listener(_raiser(exc_type))
+    provider.add_error_listener(lambda err: heard.append(err.receiver))
+    rec = Recorder()
+    provider.connect("entity.post_merge", _explode)
+    provider.connect("entity.post_merge", rec)
+    merger = Merger(provider)
+    with caplog.at_level(logging.ERROR, logger="kindling.signaling"):
+        if exc_type is _Halt:
+            merger.merge({1: "a"})
+        else:
+            with pytest.raises(exc_type):
+                merger.merge({1: "a"})
+    assert len(heard) == 1 and heard[0].endswith("_explode")
+    assert len(rec.calls) == 1
+    # the receiver's error and the listener's, both kept, counted and logged
+    assert [type(e.exception) for e in provider.errors] == [RuntimeError, exc_type]
+    assert provider.error_count == 2
+    assert "observer stopped" in caplog.text
+
+
+@pytest.mark.parametrize("exc_type", _BASE_EXCEPTIONS)
+def test_a_lazy_value_raising_a_base_exception_still_sends_and_closes_the_operation(
+        exc_type: type[BaseException], provider: BlinkerSignalProvider) -> None:
+    seen = tap_into(provider)
+    merger = Merger(provider)
+
+    def count() -> int:
+        raise exc_type("count interrupted")
+
+    def merge() -> None:
+        with merger.operation("entity.merge", entity_id="e", merge_keys=["id"],
+                              source_row_count=lazy(count)) as op:
+            op.set(rows_inserted=0, rows_updated=0, rows_deleted=0)
+
+    if exc_type is _Halt:
+        merge()
+        assert [e.name for e in seen] == ["entity.pre_merge", "entity.post_merge"]
+    else:
+        with pytest.raises(exc_type):
+            merge()
+        assert [e.name for e in seen] == ["entity.pre_merge", "entity.merge_failed"]
+        assert seen[1].payload["error_type"] == exc_type.__name__
+    assert seen[0].payload["source_row_count"] is None
+    assert {type(e) for _, e in merger.emission_errors} == {exc_type}
+    assert current_operation() is None
 
 
 class _BrokenProvider:
@@ -706,6 +833,50 @@ def test_describe_error_trims_jvm_stack_traces() -> None:
         ": org.apache.spark.sql.AnalysisException: [DELTA_FAILED_TO_MERGE_FIELDS] Failed to merge fields 'id'")
     assert describe_error(connect_style) == "[TABLE_OR_VIEW_NOT_FOUND] The table `x` cannot be found."
     assert describe_error(pyspark_style) == "[DELTA_MISSING_TABLE] t is not a Delta table."
+
+
+class _JavaStandIn:
+    """The part of a Py4J ``JavaObject`` for a Java exception that describe_error reads."""
+
+    def __init__(self, cls: str, message: str | None, cause: _JavaStandIn | None = None) -> None:
+        self.cls, self.message, self.cause = cls, message, cause
+
+    def getCause(self) -> _JavaStandIn | None:  # noqa: N802 - the Java API's name
+        return self.cause
+
+    def getMessage(self) -> str | None:  # noqa: N802
+        return self.message
+
+    def getClass(self) -> Any:  # noqa: N802
+        return type("Class", (), {"getSimpleName": lambda _: self.cls})()
+
+
+class _Py4JStyleError(Exception):
+    def __init__(self, java: Any) -> None:
+        super().__init__("An error occurred while calling o173.collectToPython.\n: org.apache.spark."
+                         "SparkException: Job aborted due to stage failure\n\tat org.apache.X.y(X.scala:1)")
+        self.java_exception = java
+
+
+def test_describe_error_gives_a_jvm_errors_root_cause() -> None:
+    missing = _JavaStandIn("SparkFileNotFoundException", "File file:/t/part-0.parquet does not exist\n"
+                           "It is possible the underlying files have been updated.")
+    job = _JavaStandIn("SparkException", "Job aborted due to stage failure: ...", missing)
+    assert describe_error(_Py4JStyleError(job)) == (
+        "SparkFileNotFoundException: File file:/t/part-0.parquet does not exist")
+    worker = _JavaStandIn("PythonException", "Traceback (most recent call last):\n  File \"x.py\", "
+                          "line 1\nValueError: poisoned row\n")
+    assert describe_error(_Py4JStyleError(_JavaStandIn("SparkException", "Job aborted", worker))) == (
+        "ValueError: poisoned row")
+
+    class GatewayGone:
+        def getCause(self) -> None:  # noqa: N802
+            raise ConnectionError("Answer from Java side is empty")
+
+    # the JVM can't be asked: the message's own first line, without the stack
+    assert describe_error(_Py4JStyleError(GatewayGone())) == (
+        "An error occurred while calling o173.collectToPython.\n: org.apache.spark."
+        "SparkException: Job aborted due to stage failure")
 
 
 def test_describe_error_names_empty_errors_and_shortens_long_ones() -> None:

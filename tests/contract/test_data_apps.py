@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import stat
+import struct
 import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,12 +23,14 @@ from _kindling_local_wheels import local_wheels
 from docs_examples import run_blocks
 
 from kindling.data_apps import (
+    MAX_UNPACKED_BYTES,
     AppDefinitionError,
     AppNotFoundError,
     AppPackageError,
     AppRunError,
     DataAppManager,
 )
+from kindling.platform import PlatformService
 from kindling.signaling import BlinkerSignalProvider
 
 pytestmark = pytest.mark.contract
@@ -136,22 +141,38 @@ def test_deploy_unpacks_into_env_and_app_folder(apps, signal_recorder, tmp_path)
 
 
 def _repack(kda: str, out: Path, *, change: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
-            fix_manifest: bool = False) -> Path:
-    """A copy of ``kda`` with members changed or added; the manifest digests follow only if ``fix_manifest``."""
+            fix_manifest: bool = False, manifest_keys: dict[str, Any] | None = None,
+            symlinks: tuple[str, ...] = ()) -> Path:
+    """A copy of ``kda`` with members changed or added; the manifest digests follow only if ``fix_manifest``.
+
+    ``manifest_keys`` overwrite keys of the manifest; members named in ``symlinks`` are stored as
+    symbolic links (their content is the link's target).
+    """
     with zipfile.ZipFile(kda) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     members.update(change or {})
     members.update(add or {})
+    manifest = json.loads(members["manifest.json"])
     if fix_manifest:
-        manifest = json.loads(members["manifest.json"])
         manifest["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in members.items() if n != "manifest.json"}
-        members["manifest.json"] = json.dumps(manifest).encode()
+    if fix_manifest or manifest_keys:
+        members["manifest.json"] = json.dumps({**manifest, **(manifest_keys or {})}).encode()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in members.items():
-            zf.writestr(name, data)
+            info = zipfile.ZipInfo(name)
+            if name in symlinks:
+                info.create_system = 3  # unix
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, data)
     out.write_bytes(buf.getvalue())
     return out
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (hidden ones too) and its sha256: a deployment, byte for byte."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("spoil, message", [
@@ -160,11 +181,17 @@ def _repack(kda: str, out: Path, *, change: dict[str, bytes] | None = None, add:
     ("escaping", r"entries \['\.\./\.\./escaped\.py'\] would be written outside the deployment folder"),
     ("absolute", r"entries \['/tmp/kindling-absolute-escape\.py'\] would be written outside"),
     ("unlisted", r"files not listed: \['extra\.py'\]"),
+    # digests made to match in all of these: the structure check alone must refuse them
+    ("dependencies", r"manifest\.json key 'dependencies' must be a list of pip requirement strings, got 5"),
+    ("bad name", r"manifest\.json key 'name' must be a name of letters, digits"),
+    ("file and folder", r"member 'lib' is a file, but member 'lib/util\.py' needs it to be a folder"),
+    ("twice", r"members 'main\.py' and '\./main\.py' are both written to 'main\.py'"),
+    ("symlink", r"member 'linked' is a symbolic link; a package holds only files and folders"),
 ])
 def test_a_bad_package_keeps_the_previous_deployment(apps, signal_recorder, tmp_path, spoil, message):
     kda = apps.package_app(_app(tmp_path / "src"), tmp_path / "dist")
     deployed = Path(apps.deploy_app(kda, "prod"))
-    before = _tree(deployed)
+    before = _hashes(deployed)
     bad = tmp_path / "bad.kda"
     if spoil == "tampered":
         _repack(kda, bad, change={"main.py": b"import os; os.system('echo pwned')\n"})
@@ -174,21 +201,146 @@ def test_a_bad_package_keeps_the_previous_deployment(apps, signal_recorder, tmp_
         _repack(kda, bad, add={"../../escaped.py": b"x = 1\n"}, fix_manifest=True)
     elif spoil == "absolute":
         _repack(kda, bad, add={"/tmp/kindling-absolute-escape.py": b"x = 1\n"}, fix_manifest=True)
-    else:
+    elif spoil == "unlisted":
         _repack(kda, bad, add={"extra.py": b"x = 1\n"})
+    elif spoil == "dependencies":  # was a bare TypeError
+        _repack(kda, bad, manifest_keys={"dependencies": 5})
+    elif spoil == "bad name":  # was reported as "not valid JSON"
+        _repack(kda, bad, manifest_keys={"name": "../sales report"})
+    elif spoil == "file and folder":  # was FileExistsError / IsADirectoryError
+        _repack(kda, bad, add={"lib": b"x = 1\n", "lib/util.py": b"y = 2\n"}, fix_manifest=True)
+    elif spoil == "twice":
+        _repack(kda, bad, add={"./main.py": b"import os; os.system('echo pwned')\n"}, fix_manifest=True)
+    else:  # a symlink entry pointing out of the deployment
+        _repack(kda, bad, add={"linked": b"/etc"}, fix_manifest=True, symlinks=("linked",))
     signal_recorder.clear()
 
     with pytest.raises(AppPackageError, match=message):
         apps.deploy_app(bad, "prod")
 
-    assert _tree(deployed) == before  # the previous deployment, untouched
+    assert _hashes(deployed) == before  # the previous deployment, byte for byte
     assert sorted(p.name for p in deployed.parent.iterdir()) == ["sales_report"]  # no staging left
     assert not (tmp_path / "escaped.py").exists() and not Path("/tmp/kindling-absolute-escape.py").exists()
     assert [n for n in signal_recorder.names() if n.startswith("app.")] == ["app.pre_deploy", "app.deploy_failed"]
     failed = signal_recorder.first("app.deploy_failed")
     assert failed["error_type"] == "AppPackageError"
-    assert failed["app_name"] == ("bad" if spoil == "truncated" else "sales_report")
+    assert failed["app_name"] == ("bad" if spoil in ("truncated", "bad name") else "sales_report")
     signal_recorder.assert_contract()
+
+
+class _CountingPlatform(PlatformService):
+    """The real platform service, counting the bytes it copies from streams into files."""
+
+    streamed = 0
+
+    def write(self, path: Any, data: Any, **kwargs: Any) -> str:
+        if callable(getattr(data, "read", None)):
+            data = _Counted(data, self)
+        return super().write(path, data, **kwargs)
+
+
+class _Counted:
+    def __init__(self, source: Any, platform: _CountingPlatform) -> None:
+        self.source, self.platform = source, platform
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk: bytes = self.source.read(size)
+        self.platform.streamed += len(chunk)
+        return chunk
+
+
+def _bomb(tmp_path: Path, mib: int) -> tuple[Path, bytearray]:
+    """An app package whose ``zeros.bin`` is ``mib`` MiB of zeros, listed with its real sha256."""
+    buf, digest = io.BytesIO(), hashlib.sha256()
+    main = b"print('hello')\n"
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("main.py", main)
+        with zf.open("zeros.bin", "w", force_zip64=mib >= 4096) as f:
+            chunk = bytes(1 << 20)
+            for _ in range(mib):
+                f.write(chunk)
+                digest.update(chunk)
+        zf.writestr("manifest.json", json.dumps({
+            "format": "kindling-app/1", "name": "sales_report", "version": "9.9.9", "entry_point": "main.py",
+            "target_platform": "standalone", "dependencies": [], "description": "",
+            "files": {"main.py": hashlib.sha256(main).hexdigest(), "zeros.bin": digest.hexdigest()}}))
+    return tmp_path / "bomb.kda", bytearray(buf.getvalue())
+
+
+def _lie(data: bytearray, name: str, **sizes: int) -> bytearray:
+    """``data`` with the central directory declaring other sizes for ``name`` (compress_size, file_size)."""
+    offsets = {"compress_size": 20, "file_size": 24}
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46:at + 46 + length] == name.encode():
+            for field, value in sizes.items():
+                struct.pack_into("<I", data, at + offsets[field], value)
+        at = data.find(b"PK\x01\x02", at + 4)
+    return data
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_written(signal_provider, signal_recorder, tmp_path):
+    platform = _CountingPlatform(signal_provider)
+    apps = DataAppManager(signal_provider, deploy_root=tmp_path / "deployments", platform=platform)
+    deployed = Path(apps.deploy_app(apps.package_app(_app(tmp_path / "src"), tmp_path / "dist"), "prod"))
+    before = _hashes(deployed)
+    kda, data = _bomb(tmp_path, 400)  # the review's bomb: 400 MiB of zeros in a ~400 KB package
+    kda.write_bytes(data)
+    assert kda.stat().st_size < 500_000
+    platform.streamed = 0
+    signal_recorder.clear()
+
+    with pytest.raises(AppPackageError, match=r"member 'zeros\.bin' declares 419,430,400 bytes from [\d,]+ "
+                                              r"compressed, more than max_compression_ratio=200 times"):
+        apps.deploy_app(kda, "prod")
+
+    assert platform.streamed == 0  # refused from what the zip declares: not a byte written
+    assert _hashes(deployed) == before
+    assert sorted(p.name for p in deployed.parent.iterdir()) == ["sales_report"]
+    assert [n for n in signal_recorder.names() if n.startswith("app.")] == ["app.pre_deploy", "app.deploy_failed"]
+    signal_recorder.assert_contract()
+
+
+@pytest.mark.parametrize("lie, message", [
+    # zipfile stops at the declared size; the CRC then gives it away
+    ({"file_size": 1000}, r"member 'zeros\.bin' is corrupt \(Bad CRC-32"),
+    # an honest-looking ratio from a compressed size the package doesn't hold
+    ({"compress_size": 64 << 20}, r"member 'zeros\.bin' claims more compressed bytes than the package holds"),
+])
+def test_a_zip_whose_sizes_lie_writes_nothing_past_them(signal_provider, signal_recorder, tmp_path, lie, message):
+    platform = _CountingPlatform(signal_provider)
+    apps = DataAppManager(signal_provider, deploy_root=tmp_path / "deployments", platform=platform)
+    deployed = Path(apps.deploy_app(apps.package_app(_app(tmp_path / "src"), tmp_path / "dist"), "prod"))
+    before = _hashes(deployed)
+    kda, data = _bomb(tmp_path, 64)
+    kda.write_bytes(_lie(data, "zeros.bin", **lie))
+    platform.streamed = 0
+
+    with pytest.raises(AppPackageError, match=message):
+        apps.deploy_app(kda, "prod")
+
+    assert platform.streamed <= 1000 + len(b"print('hello')\n")
+    assert _hashes(deployed) == before
+    assert signal_recorder.last("app.deploy_failed")["error_type"] == "AppPackageError"
+
+
+def test_the_unpack_limits_are_settable_and_checked(signal_provider, signal_recorder, tmp_path):
+    apps = DataAppManager(signal_provider, deploy_root=tmp_path / "deployments")
+    kda = apps.package_app(_app(tmp_path / "src"), tmp_path / "dist")
+    assert (apps.max_unpacked_bytes, apps.max_members, apps.max_compression_ratio) == (MAX_UNPACKED_BYTES, 10_000, 200)
+
+    with pytest.raises(AppPackageError, match=r"holds 4 entries, more than max_members=3; raise "
+                                              r"DataAppManager\(max_members=\.\.\.\)"):
+        DataAppManager(signal_provider, deploy_root=tmp_path / "deployments", max_members=3).deploy_app(kda, "dev")
+    small = DataAppManager(signal_provider, deploy_root=tmp_path / "deployments", max_unpacked_bytes=100)
+    with pytest.raises(AppPackageError, match=r"more than max_unpacked_bytes=100; raise"):
+        small.deploy_app(kda, "dev")
+    small.max_unpacked_bytes = 1 << 20  # an attribute: the next deploy uses it
+    assert Path(small.deploy_app(kda, "dev")).is_dir()
+    for bad in ({"max_members": 0}, {"max_unpacked_bytes": 1.5}, {"max_compression_ratio": "high"}):
+        with pytest.raises(ValueError, match=rf"{next(iter(bad))}=.* must be a positive"):
+            DataAppManager(signal_provider, **bad)
 
 
 def test_redeploying_replaces_the_previous_version(apps, signal_recorder, tmp_path):

@@ -153,6 +153,42 @@ def test_csv_json_parquet_ingested_corrupt_files_fail_alone_and_a_rerun_adds_not
     assert _names_in_landing(landing) == sorted(corrupt | {"readme.txt"})
 
 
+def test_what_failfast_lets_through_fails_alone_too(spark, lakehouse, landing, archive, signal_recorder,
+                                                    signal_catalog):
+    DataEntities.entity(entityid="bronze.notes", name="bronze_notes", schema="id INT, note STRING")
+    DataEntities.entity(entityid="bronze.events", name="bronze_events")
+    FileIngestionEntries.entry("notes", "Notes", [r"notes_\d+\.csv"], "bronze.notes", "csv")
+    FileIngestionEntries.entry("events", "Event drops", [r"events_\d+\.json"], "bronze.events", "json")
+    # Quoting done right, in all its forms: must be read, not refused.
+    (landing / "notes_1.csv").write_text('id,note\n1,"hello, world"\n2,"say \\"hi\\""\n3,"back\\\\"\n'
+                                         '4,""\n5,5\'11"\n')
+    # A quote never closed: Spark reads 2 as "never closed" and goes on, without an error.
+    (landing / "notes_2.csv").write_text('id,note\n1,ok\n2,"never closed\n3,fine\n')
+    (landing / "events_1.json").write_text('{"id": 1, "kind": "click"}\n\n{"id": 2, "kind": "a} {b"}\n')
+    # Spark keeps the first value of a line and drops the rest, without an error.
+    (landing / "events_2.json").write_text('{"id": 3, "kind": "click"}{"id": 4, "kind": "view"}\n')
+    (landing / "events_3.json").write_text('{"id": 5, "kind": "buy"}\n{"id": 6, "kind": "buy"}] junk\n')
+    malformed = {"notes_2.csv", "events_2.json", "events_3.json"}
+    signal_recorder.clear()
+
+    result = FileIngestionProcessor().process_path(landing, move_to=archive)
+
+    assert check_contract(signal_recorder.records, signal_catalog) == []
+    failed = {r.payload["filename"]: r.payload for r in signal_recorder.of("file_ingestion.file_failed")}
+    assert set(failed) == malformed and {p["error_type"] for p in failed.values()} == {"FileReadError"}
+    assert ("a quoted field is never closed in the record '2,\"never closed'; Spark would read on as if it "
+            "were. Close the quote, or escape a quote inside the field as \\\"") in failed["notes_2.csv"]["error"]
+    assert "the record '{\"id\": 3, \"kind\": \"click\"}{\"id\": 4" in failed["events_2.json"]["error"]
+    assert "is not one JSON value" in failed["events_3.json"]["error"]
+    assert _names_in_landing(landing) == sorted(malformed)  # they stay where they were
+    assert sorted(os.listdir(archive)) == ["events_1.json", "notes_1.csv"]
+    assert (result.success_files, result.failed_files) == (2, 3)
+    manager = DataEntityManager()
+    assert sorted(tuple(r) for r in manager.read_entity("bronze.notes").collect()) == [
+        (1, "hello, world"), (2, 'say "hi"'), (3, "back\\"), (4, None), (5, "5'11\"")]
+    assert sorted(r.id for r in manager.read_entity("bronze.events").collect()) == [1, 2]
+
+
 def test_without_move_to_the_ledger_keeps_a_rerun_from_ingesting_twice(
         spark, lakehouse, landing, signal_recorder, signal_catalog):
     DataEntities.entity(entityid="bronze.orders", name="bronze_orders")  # append: a repeat would duplicate

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -97,9 +98,13 @@ def _unused_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.parametrize("secret", [
+    "s3cr3t-T0KEN-xyz",
+    "se@cret@x",              # '@' in the password: redact() used to stop at the first one
+    "pa/ss:w#o?r%40d",        # '/' ':' '#' '?' and a %-escape: '/' used to hide nothing at all
+])
 def test_index_credentials_never_reach_a_payload_a_log_line_or_an_error(pm, signal_recorder,
-                                                                         tmp_path, caplog):
-    secret = "s3cr3t-T0KEN-xyz"
+                                                                         tmp_path, caplog, secret):
     index = f"http://alice:{secret}@127.0.0.1:{_unused_port()}/simple"
     caplog.set_level(logging.DEBUG, logger="kindling.pip")
 
@@ -127,9 +132,57 @@ def test_index_credentials_never_reach_a_payload_a_log_line_or_an_error(pm, sign
     ("--index-url=https://u:p@a/s --extra-index-url https://x:y@b/s", "--index-url=https://u:***@a/s --extra-index-url https://x:***@b/s"),
     ("https://host/simple", "https://host/simple"),
     ("pkg @ git+https://tok@github.example/o/r.git", "pkg @ git+https://***@github.example/o/r.git"),
+    # the secret whole, whatever it holds
+    ("https://user:se@cret@host/simple", "https://user:***@host/simple"),
+    ("https://user:pa/ss@host/simple", "https://user:***@host/simple"),
+    ("https://user:a:b%40c#d?e@host:8443/simple?x=1", "https://user:***@host:8443/simple?x=1"),
+    ("https://to/k@en@host/simple", "https://***@host/simple"),
+    ("['https://u:p@h/s', 'https://v:q/r@h2/s']", "['https://u:***@h/s', 'https://v:***@h2/s']"),
+    # no space between two URLs: one word, hidden up to its last '@' (the safe side)
+    ('["https://pypi.org/simple","https://u:p/x@h/s"]', '["https://***@h/s"]'),
+    # a user name that might hold part of a bare token is hidden with it
+    ("https://t@k/en:rest@host/simple", "https://***@host/simple"),
+    # a VCS revision is not a credential
+    ("git+https://github.com/org/repo.git@v1.0#egg=repo", "git+https://github.com/org/repo.git@v1.0#egg=repo"),
+    ("git+https://github.com/o/r.git@main,git+https://u:p/w@h.example/r.git",
+     "git+https://github.com/o/r.git@main,git+https://u:***@h.example/r.git"),
+    # credentials and a revision: hidden up to the revision, the safe side
+    ("git+https://tok@github.com/org/repo.git@v1.0", "git+https://***@v1.0"),
 ])
 def test_redact_hides_the_secret_part_of_every_url(raw, shown):
     assert redact(raw) == shown
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def test_a_pip_timeout_chains_no_unredacted_command(signal_recorder, tmp_path, caplog):
+    secret = "t1me:out@S3CRET"  # no '/': pip must parse the URL to wait on the index
+    # A server that accepts connections and never answers: pip waits until killed.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        index = f"http://alice:{secret}@127.0.0.1:{server.getsockname()[1]}/simple"
+        caplog.set_level(logging.DEBUG, logger="kindling.pip")
+        with pytest.raises(PipError, match="did not finish within 3 s") as err:
+            PipManager(timeout=3).install_packages(["kdemo_slow"], index_url=index,
+                                                   extra_args=("--timeout", "60", "--retries", "0"))
+
+    chain = _chain(err.value)
+    assert [type(e).__name__ for e in chain] == ["PipError", "TimeoutExpired"]
+    timeout = chain[1]
+    assert isinstance(timeout, subprocess.TimeoutExpired) and "alice:***@127.0.0.1" in " ".join(timeout.cmd)
+    shown = "".join(traceback.format_exception(err.value)) + caplog.text + json.dumps(
+        [r.payload for r in signal_recorder.records])
+    for exc in chain:
+        shown += f"{exc!s} {exc!r} {vars(exc)!r}"
+    assert secret not in shown and "S3CRET" not in shown
+    assert signal_recorder.names()[-2:] == ["pip.package_failed", "pip.install_failed"]
 
 
 def test_bad_arguments_get_clear_errors(pm, signal_recorder):

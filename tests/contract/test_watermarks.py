@@ -9,6 +9,7 @@ the saved watermark, and the table holding it, stayed as they were.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from kindling.watermarks import (
     WatermarkError,
     WatermarkManager,
     WatermarkRegressionError,
+    WatermarkTableError,
 )
 from pytest_kindling_signals.contract import check_contract
 
@@ -59,7 +61,10 @@ def events(spark: Any, lakehouse: Path, signal_recorder: Any) -> DataEntityManag
 
 def test_the_manager_emits_exactly_the_catalog_watermark_signals(signal_catalog: SignalCatalog) -> None:
     assert set(WatermarkManager.EMITS) == {s.name for s in signal_catalog.by_provider("watermark")}
-    assert len(WatermarkManager.EMITS) == 9
+    assert len(WatermarkManager.EMITS) == 10
+    # the quick reference's 9, and get_failed: a read that fails must close its pre_get too
+    assert [n for n in WatermarkManager.EMITS if signal_catalog[n].extension] == ["watermark.get_failed"]
+    assert signal_catalog.operations["watermark.get"].failed == "watermark.get_failed"
 
 
 def test_a_first_run_reads_everything_then_only_new_rows_as_the_watermark_advances(
@@ -195,6 +200,53 @@ def test_a_file_where_the_watermark_table_belongs_fails_the_save_and_stays_untou
     merge_failed = signal_recorder.last("entity.merge_failed")
     assert merge_failed["parent_operation_id"] == failed["operation_id"]
     assert blocker.read_bytes() == b"someone's export, not a Delta table\n"
+    assert check_contract(signal_recorder.records, signal_catalog) == []
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("fault, root_cause", [
+    ("data files deleted", r"SparkFileNotFoundException: File file:.*\.parquet does not exist"),
+    ("commit corrupted", r"JsonParseException: Unexpected character"),
+])
+def test_a_damaged_watermark_table_fails_get_and_save_with_the_root_cause_and_changes_nothing(
+        spark: Any, lakehouse: Path, signal_recorder: Any, signal_catalog: SignalCatalog,
+        fault: str, root_cause: str) -> None:
+    wm = WatermarkManager()
+    wm.save_watermark("external.feed", 100, source_version=7)
+    wm.save_watermark("external.feed", 142, source_version=8)
+    table = wm.entity_manager.table_path(WATERMARK_ENTITY_ID)
+    if fault == "data files deleted":
+        for data_file in table.glob("*.parquet"):
+            data_file.unlink()
+    else:  # the latest commit overwritten with garbage (no checksum file, as on cloud storage)
+        latest = max(table.glob("_delta_log/*.json"))
+        latest.write_text('{not json\n')
+        (latest.parent / f".{latest.name}.crc").unlink()
+    damaged = _files(table)
+    signal_recorder.clear()
+
+    with pytest.raises(WatermarkTableError, match=rf"cannot read the watermark table 'system\.watermarks': "
+                                                  rf"{root_cause}.*Nothing was changed; repair") as got:
+        wm.get_watermark("external.feed")
+    with pytest.raises(WatermarkTableError, match=root_cause) as saved:
+        wm.save_watermark("external.feed", 200, source_version=9)
+
+    for err in (got.value, saved.value):  # the root cause, not the raw Py4J text and its JVM stack
+        assert "\tat " not in str(err) and "An error occurred while calling" not in str(err)
+        assert type(err.__cause__).__name__ == "Py4JJavaError"
+    assert names(signal_recorder) == ["watermark.pre_get", "watermark.get_failed",
+                                      "watermark.pre_save", "watermark.save_failed"]
+    pre_get, get_failed, _, save_failed = (r for r in signal_recorder.records if r.name.startswith("watermark."))
+    assert get_failed["operation_id"] == pre_get["operation_id"]  # the get is closed
+    assert (get_failed["entity_id"], get_failed["reader_id"], get_failed["error_type"]) == (
+        "external.feed", "default", "WatermarkTableError")
+    assert get_failed["error"] == str(got.value) and save_failed["error"] == str(saved.value)
+    assert not signal_recorder.of("entity.pre_merge")  # the save stopped at its read
+    assert _files(table) == damaged  # nothing written, nothing repaired behind the user's back
     assert check_contract(signal_recorder.records, signal_catalog) == []
 
 
