@@ -292,6 +292,10 @@ class SignalCatalog(Mapping[str, SignalSpec]):
         info = self.provider_info(provider)
         return [s for s in self._signals.values() if s.namespace == info.namespace]
 
+    def extensions(self) -> list[SignalSpec]:
+        """Signals marked ``extension: true``: beyond the quick reference (reports list them apart)."""
+        return [s for s in self._signals.values() if s.extension]
+
     def by_tier(self, tier: str) -> list[SignalSpec]:
         if tier not in self.tiers:
             raise LookupError(f"Unknown tier {tier!r}; the catalog's tiers are {', '.join(self.tiers)}")

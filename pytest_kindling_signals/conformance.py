@@ -238,7 +238,8 @@ class ConformanceSummary:
 
 def conformance(quick_ref: SignalCatalog, framework_catalog: SignalCatalog, aliases: AliasMap,
                 counts: Mapping[str, int] | None = None) -> list[ConformanceRow]:
-    """One row per quick-reference signal, in its catalog's order.
+    """One row per quick-reference signal, in its catalog's order (the catalog's
+    ``extension: true`` signals are not the quick reference's, and get no row).
 
     ``counts`` are emissions per framework signal name (e.g. one test run's).
     Raises :class:`CatalogError` when the alias map names a signal either
@@ -248,6 +249,8 @@ def conformance(quick_ref: SignalCatalog, framework_catalog: SignalCatalog, alia
     rows: list[ConformanceRow] = []
     for name in quick_ref:
         spec = quick_ref[name]
+        if spec.extension:
+            continue
         target = aliases.target(name)
         if target is not None:
             status, fw_name = "other-name", target

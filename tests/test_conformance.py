@@ -240,6 +240,8 @@ def test_every_alias_names_real_signals_on_both_sides(shipped: tuple[SignalCatal
 def test_every_quick_reference_signal_is_accounted_for(shipped: tuple[SignalCatalog, SignalCatalog, AliasMap]) -> None:
     quick_ref, sk, aliases = shipped
     for name in quick_ref:
+        if quick_ref[name].extension:  # beyond the quick reference: not its to map
+            continue
         covered = [name in sk, name in aliases.aliases, name in aliases.missing]
         assert covered.count(True) == 1, name
     # the shipped catalog rates each aliased signal as the quick reference does

@@ -85,5 +85,5 @@ def test_operation_ids_stay_strict(catalog: SignalCatalog) -> None:
 def test_pair_by_must_be_a_list_of_names(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(CATALOG.replace("pair_by: [run_id, pipe_id]", "pair_by: run_id"))
-    with pytest.raises(CatalogError, match=r"pipes\.pipe\.pair_by: must be a list of payload field names"):
+    with pytest.raises(CatalogError, match=r"operations\.pipes\.pipe\.pair_by: must be an array \(payload fields"):
         load_catalog(path)
