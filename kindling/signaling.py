@@ -591,10 +591,25 @@ class SignalEmitter:
     # -- plain emission
     def emit(self, name: str, /, **payload: Any) -> None:
         """Send ``name`` with ``payload`` plus the common fields, if anything observes it."""
+        # The unobserved case, inline (it is most emissions): no call, no context lookup.
+        provider = self._signal_provider
+        if provider is None:
+            provider = _Default.provider
+        if type(provider) is BlinkerSignalProvider and not (provider._taps or _Taps.taps):
+            sig = provider._signals.get(name)
+            if sig is not None and not sig.receivers:
+                return
         self._send(name, None, payload, _current_op.get())
 
     def emit_lazy(self, name: str, build: Callable[[], Mapping[str, Any]], /) -> None:
         """Like :meth:`emit`, but ``build()`` makes the payload only when the signal is observed."""
+        provider = self._signal_provider
+        if provider is None:
+            provider = _Default.provider
+        if type(provider) is BlinkerSignalProvider and not (provider._taps or _Taps.taps):
+            sig = provider._signals.get(name)
+            if sig is not None and not sig.receivers:
+                return
         self._send(name, build, None, _current_op.get())
 
     def is_observed(self, name: str) -> bool:
