@@ -1,16 +1,21 @@
 """The ``kindling-signals`` command line (also ``python -m pytest_kindling_signals``).
 
-Commands are grouped: ``kindling-signals catalog scan TARGET`` drafts a
-catalog from a framework's source::
+Reports from saved data (``pytest --kindling-signals`` saves ``.kindling-signals``)
+and signal catalogs, with no pytest and no test run::
 
-    $ kindling-signals catalog scan .../site-packages/kindling -o spark_kindling.yaml \\
-          --tiers-from quick_reference.yaml --aliases spark_kindling_aliases.yaml
+    $ kindling-signals combine fast.data spark.data -o all.data
+    $ kindling-signals report all.data --format term-missing --format markdown:coverage.md
+    $ kindling-signals compare main.data all.data --format markdown:compare.md --fail-on-regression
+    $ kindling-signals catalog validate catalogs/shop.yaml
+    $ kindling-signals catalog export --format asyncapi -o signals.asyncapi.yaml
+    $ kindling-signals catalog scan .../site-packages/kindling -o spark_kindling.yaml
 
-Exit codes: 0 done, 1 the command failed (the message is on stderr), 2 usage
+Exit codes: 0 done; 1 the command failed or what it checked did not pass (a
+gate, a regression, an invalid catalog), the message says which; 2 a usage
 error. A new command is a function ``add(subparsers)`` that adds its parser
 with ``set_defaults(run=...)``, where ``run(args) -> int`` (see
 :func:`_add_catalog_scan`); the ``catalog`` group's commands are listed in
-``CATALOG_COMMANDS``, the top-level ones in ``COMMANDS``.
+``CATALOG_COMMANDS``, the top-level ones in ``COMMANDS``. docs/cli.md has them all.
 
 >>> main(["catalog", "scan", "/no/such/dir"])   # doctest: +SKIP
 kindling-signals: error: /no/such/dir: no such file or directory; ...
@@ -100,26 +105,324 @@ def _run_catalog_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- catalog validate / export -------------------------------------------------------
+
+def _add_catalog_validate(sub: Any) -> None:
+    p = sub.add_parser(
+        "validate", help="check catalog files (for pre-commit): exit 1 on the first problem of each",
+        description="Load each catalog file as the plugin does and say what is wrong with it: the "
+                    "file, the key path and the fix. With --base, each file is also merged after that "
+                    "catalog, as pytest merges the kindling_signals_catalogs files after the "
+                    "framework's (a namespace or signal defined twice is an error).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="catalog files (YAML or JSON)")
+    p.add_argument("--base", default="none", metavar="auto|none|FILE",
+                   help="merge each file after this catalog: 'auto' is the installed framework's, "
+                        "'none' (default) checks each file alone")
+    p.set_defaults(run=_run_catalog_validate)
+
+
+def _base_paths(choice: str) -> list[Path]:
+    from pytest_kindling_signals.frameworks import FrameworkError, find_framework
+
+    if choice == "none":
+        return []
+    if choice == "auto":
+        try:
+            framework = find_framework("auto")
+        except FrameworkError as exc:
+            raise CommandError(str(exc)) from None
+        if framework is None:
+            raise CommandError("--base auto: no Kindling framework is installed here; give "
+                               "--base FILE or --base none")
+        return list(framework.catalog_paths())
+    return [Path(choice)]
+
+
+def _run_catalog_validate(args: argparse.Namespace) -> int:
+    from pytest_kindling_signals.catalog import CatalogError, load_catalog
+    from pytest_kindling_signals.data import catalog_ref
+
+    base = _base_paths(args.base)
+    failed = 0
+    for file in args.files:
+        try:
+            catalog = load_catalog(*base, file)
+        except CatalogError as exc:
+            failed += 1
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            continue
+        own = [s for s in catalog.values() if Path(s.source) == Path(file).resolve()]
+        providers = len({s.namespace for s in own})
+        print(f"{file}: ok, {len(own)} signals in {providers} provider{'s' if providers != 1 else ''}"
+              + (f" (merged after {', '.join(catalog_ref(b, Path.cwd()) for b in base)})" if base else ""))
+    if failed:
+        print(f"{PROG}: {failed} of {len(args.files)} catalog files are not valid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _add_catalog_export(sub: Any) -> None:
+    from pytest_kindling_signals.export import EXPORT_FORMATS
+
+    p = sub.add_parser(
+        "export", help="write a catalog as Markdown, JSON Schema or AsyncAPI 3.0",
+        description="Export a signal catalog: 'markdown' (a reference, one table per provider), "
+                    "'jsonschema' (every payload's schema under $defs; the document validates "
+                    "{signal, payload} records) or 'asyncapi' (AsyncAPI 3.0 YAML: a channel per "
+                    "signal). Without FILE, the installed framework's catalog (the quick "
+                    "reference's when none is installed).")
+    p.add_argument("files", nargs="*", metavar="FILE", help="catalog files, merged in order")
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument("--title", default=None, help="the document's title (default: the framework's name)")
+    p.set_defaults(run=_run_catalog_export)
+
+
+def _run_catalog_export(args: argparse.Namespace) -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from pytest_kindling_signals.catalog import CatalogError, load_catalog
+    from pytest_kindling_signals.export import export
+    from pytest_kindling_signals.frameworks import FrameworkError, default_catalog, find_framework
+
+    try:
+        if args.files:
+            catalog = load_catalog(*args.files)
+            title, ver = args.title or "Signal catalog", "1.0.0"
+        else:
+            framework = find_framework("auto")
+            catalog = default_catalog()
+            name = f"{framework.name} signals" if framework is not None else "Kindling signals (quick reference)"
+            title = args.title or name
+            ver = framework.version() if framework is not None else "1.0.0"
+    except (CatalogError, FrameworkError) as exc:
+        raise CommandError(str(exc)) from None
+    if not args.files:
+        try:
+            ver = ver if ver != "not installed" else version("pytest-kindling-signals")
+        except PackageNotFoundError:
+            ver = "1.0.0"
+    _emit(export(catalog, args.fmt, title=title, version=ver), args.output, f"{args.fmt} export")
+    return 0
+
+
+def _emit(text: str, output: str | None, what: str) -> None:
+    if not output:
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"{path}: cannot write the {what} ({exc.strerror or exc}); check that its "
+                           "folder is writable") from None
+    print(f"{what} written to {path}")
+
+
 #: ``catalog`` subcommands: each adds its parser to the group's subparsers.
-CATALOG_COMMANDS: list[Callable[[Any], None]] = [_add_catalog_scan]
+CATALOG_COMMANDS: list[Callable[[Any], None]] = [_add_catalog_validate, _add_catalog_export, _add_catalog_scan]
 
 
 def _add_catalog_group(sub: Any) -> None:
-    p = sub.add_parser("catalog", help="signal catalogs: scan a framework's source",
+    p = sub.add_parser("catalog", help="signal catalogs: validate, export, scan a framework's source",
                        description="Work with signal catalogs.")
     group = p.add_subparsers(dest="catalog_command", metavar="COMMAND", required=True)
     for add in CATALOG_COMMANDS:
         add(group)
 
 
-#: Top-level commands (``report``, ``combine``, ``compare`` go here).
-COMMANDS: list[Callable[[Any], None]] = [_add_catalog_group]
+# -- combine / report / compare ---------------------------------------------------------
+
+def _load(paths: Sequence[str]) -> list[Any]:
+    from pytest_kindling_signals.data import DataError, load_many
+
+    try:
+        return load_many(paths)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _add_combine(sub: Any) -> None:
+    p = sub.add_parser(
+        "combine", help="merge the data of several runs into one data file",
+        description="Merge saved data (counts, tests, findings, deselections) into one data file, "
+                    "the same in any order. Runs that split one suite (-m 'not spark' and -m spark, "
+                    "or a CI matrix) combine into what one full run gives: a test one run "
+                    "deselected and another ran is no longer missing. A folder stands for every "
+                    ".kindling-signals* file under it.")
+    p.add_argument("data", nargs="+", metavar="DATA", help="data files (or folders holding them)")
+    p.add_argument("-o", "--output", default=".kindling-signals", metavar="OUT",
+                   help="the combined data file (default: .kindling-signals)")
+    p.set_defaults(run=_run_combine)
+
+
+def _run_combine(args: argparse.Namespace) -> int:
+    from pytest_kindling_signals.data import DataError, combine
+
+    runs = _load(args.data)
+    warnings: list[str] = []
+    try:
+        combined = combine(runs, warnings=warnings)
+        report = combined.report()
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    for w in warnings:
+        print(f"{PROG}: warning: {w}", file=sys.stderr)
+    out = Path(args.output)
+    try:
+        combined.save(out)
+    except OSError as exc:
+        raise CommandError(f"{out}: cannot write the combined data ({exc.strerror or exc}); check "
+                           "that its folder exists and is writable") from None
+    t = report.totals
+    state = ("partial: " + "; ".join(report.partial_reasons)) if report.partial else "whole suite"
+    print(f"combined {len(runs)} data files into {out}: {t.emitted} of {t.signals} catalog signals "
+          f"emitted by {len(report.data.tests)} tests ({state})")
+    return 0
+
+
+def _add_gate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fail-under", metavar="PCT", default=None,
+                   help="as --kindling-signals-fail-under (default: the gates the run was made with)")
+    p.add_argument("--no-fail-under", dest="fail_under", action="store_const", const="",
+                   help="no coverage gate, whatever the run had")
+    p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=None,
+                   help="as --kindling-signals-strict (default: as the run had it)")
+    p.add_argument("--gate-partial", action=argparse.BooleanOptionalAction, default=None,
+                   help="as --kindling-signals-gate-partial (default: as the run had it)")
+
+
+def _add_report(sub: Any) -> None:
+    p = sub.add_parser(
+        "report", help="print or write the coverage report of saved data, with its gates",
+        description="The report pytest --kindling-signals prints and writes, from saved data: the "
+                    "same outputs and the same gates (by default the gates the run was made with). "
+                    "Exit 1 when a gate fails. With --base, the reports also compare with a base "
+                    "run's data (e.g. the main branch's).")
+    p.add_argument("data", metavar="DATA", help="a data file (.kindling-signals)")
+    p.add_argument("--format", action="append", dest="formats", metavar="TYPE",
+                   help="term, term-missing, json:PATH, markdown:PATH or html:PATH; repeatable "
+                        "(default: term)")
+    _add_gate_options(p)
+    p.add_argument("--base", metavar="BASE_DATA", help="compare with this run's data in every output")
+    p.set_defaults(run=_run_report, parser=p)
+
+
+def _targets(parser: argparse.ArgumentParser, formats: list[str] | None, default: str) -> list[Any]:
+    from pytest_kindling_signals.report_render import parse_report_targets
+
+    try:
+        return parse_report_targets(formats or [default], option="--format")
+    except ValueError as exc:
+        parser.error(str(exc))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write(target: Any, text: str) -> None:
+    _emit(text, target.path, f"{target.kind} report")
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from pytest_kindling_signals.compare import Comparison
+    from pytest_kindling_signals.coverage import evaluate_gates, gate_failure_line, parse_fail_under
+    from pytest_kindling_signals.data import DataError, describe_gates
+    from pytest_kindling_signals.report_render import render, render_term
+
+    targets = _targets(args.parser, args.formats, "term")
+    (run,) = _load([args.data])
+    try:
+        report = run.report()
+        base = None
+        if args.base:
+            (base_run,) = _load([args.base])
+            base = Comparison(base_run.report(), report, base_label=args.base, head_label=args.data)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    gates = run.gates
+    fail_under_text = args.fail_under if args.fail_under is not None else (gates.fail_under if gates else "")
+    try:
+        fail_under = parse_fail_under(fail_under_text, report.catalog.tiers, "--fail-under") \
+            if fail_under_text.strip() else ()
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    strict = args.strict if args.strict is not None else bool(gates and gates.strict)
+    gate_partial = args.gate_partial if args.gate_partial is not None else bool(gates and gates.gate_partial)
+    verdicts = evaluate_gates(report, fail_under, strict=strict, gate_partial=gate_partial)
+    for target in targets:
+        if target.path is None:
+            for line in render_term(report, verdicts, missing=target.kind == "term-missing", compare=base):
+                print(line)
+        else:
+            _write(target, render(target.kind, report, verdicts, base))
+    if args.fail_under is None and args.strict is None and gates is not None and verdicts:
+        print(f"gates from {args.data}: {describe_gates(gates)}")
+    failure = gate_failure_line(verdicts)
+    if failure:
+        print(failure)
+        return 1
+    return 0
+
+
+def _add_compare(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare", help="what changed between a base run and a head run",
+        description="Signals newly covered and no longer covered, signals added to or removed from "
+                    "the catalog, findings new and fixed, and coverage per tier before and after: "
+                    "for a pull-request comment (markdown:PATH), a terminal or JSON. A signal no "
+                    "longer covered or a new finding is a regression: --fail-on-regression exits "
+                    "1 then.")
+    p.add_argument("base", metavar="BASE", help="the base run's data file (e.g. the main branch's)")
+    p.add_argument("head", metavar="HEAD", help="the run to judge")
+    p.add_argument("--format", action="append", dest="formats", metavar="TYPE",
+                   help="term, json:PATH or markdown:PATH; repeatable (default: term)")
+    p.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 when a signal is no longer covered or a finding is new")
+    p.set_defaults(run=_run_compare, parser=p)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from pytest_kindling_signals.compare import (
+        Comparison,
+        render_compare_json,
+        render_compare_markdown,
+        render_compare_term,
+    )
+    from pytest_kindling_signals.data import DataError
+
+    targets = _targets(args.parser, args.formats, "term")
+    for t in targets:
+        if t.kind in ("term-missing", "html"):
+            args.parser.error(f"--format={t.kind}{':' + t.path if t.path else ''}: compare writes term, "
+                              "json:PATH or markdown:PATH")
+    base_run, head_run = _load([args.base, args.head])
+    try:
+        cmp = Comparison(base_run.report(), head_run.report(), base_label=args.base, head_label=args.head)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    for target in targets:
+        if target.path is None:
+            for line in render_compare_term(cmp):
+                print(line)
+        elif target.kind == "json":
+            _write(target, render_compare_json(cmp))
+        else:
+            _write(target, render_compare_markdown(cmp) + "\n")
+    if args.fail_on_regression and cmp.regressions:
+        print(f"{PROG}: FAILED regression: " + "; ".join(cmp.regressions))
+        return 1
+    return 0
+
+
+#: Top-level commands.
+COMMANDS: list[Callable[[Any], None]] = [_add_combine, _add_report, _add_compare, _add_catalog_group]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``kindling-signals`` parser with every registered command."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Kindling signal catalogs and reports.")
+        prog=PROG, description="Kindling signal reports from saved data, and signal catalogs. "
+                               "Exit codes: 0 done, 1 failed (a gate, a regression, an invalid "
+                               "catalog, an unreadable file: the message says which), 2 usage error.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(sub)

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -40,6 +40,9 @@ from pytest_kindling_signals.contract import check_lifecycles, check_payloads
 from pytest_kindling_signals.emission import Emission
 
 __all__ = [
+    "GATE_SCOPES",
+    "REPORT_SCHEMA_ID",
+    "SCOPES",
     "SESSION",
     "fixture_label",
     "CentralCollector",
@@ -48,11 +51,13 @@ __all__ = [
     "FailUnder",
     "Finding",
     "GateResult",
+    "LostWorker",
     "SessionData",
     "WorkerCollector",
     "evaluate_gates",
     "gate_failure_line",
     "parse_fail_under",
+    "why_partial",
 ]
 
 #: The "test" that emissions outside any test (imports, collection) are attributed to.
@@ -64,7 +69,10 @@ def fixture_label(name: str) -> str:
     return f"<fixture {name}>"
 REPORT_FORMAT = "kindling-signals-report"
 REPORT_FORMAT_VERSION = 1
-DATA_VERSION = 1
+#: What each JSON report names as its ``$schema``: the ``$id`` of the schema shipped in
+#: ``pytest_kindling_signals/schemas/report-1.schema.json``.
+REPORT_SCHEMA_ID = "urn:kindling-signals:schema:report:1"
+DATA_VERSION = 2
 #: Lifecycle signals of one test kept for its lifecycle check (two short strings each).
 MAX_LIFECYCLE_RECORDS_PER_TEST = 200_000
 #: Payload shapes remembered as valid; past this, payloads are simply validated.
@@ -96,10 +104,18 @@ class Finding:
             return (self.kind, self.signal, self.field or "", self.expected or "")
         return (self.kind, self.signal, self.message)
 
-    def absorb(self, other: Finding) -> None:
-        """Add ``other``'s occurrences; keep whichever came first in collection order."""
+    def absorb(self, other: Finding, *, ties: bool = False) -> None:
+        """Add ``other``'s occurrences; keep whichever came first in collection order.
+
+        Within one process the first emitted wins a tie; merging data
+        (``ties=True``) breaks ties by test and text, so any merge order agrees.
+        """
         self.count += other.count
-        if other.first_index < self.first_index:
+        earlier = other.first_index < self.first_index or (
+            ties and other.first_index == self.first_index
+            and (other.first_test, other.message, other.actual or "")
+            < (self.first_test, self.message, self.actual or ""))
+        if earlier:
             self.first_test, self.first_index = other.first_test, other.first_index
             self.message, self.actual = other.message, other.actual
 
@@ -120,16 +136,85 @@ class Finding:
 
 
 @dataclass
+class LostWorker:
+    """An xdist worker whose data never reached the controller, and the tests it ran."""
+
+    reason: str
+    tests: list[str] = field(default_factory=list)
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """gw2 before gw10."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+def _positions(data: SessionData) -> dict[str, int]:
+    if data.collected:
+        return {t: i for i, t in enumerate(data.collected)}
+    return dict(data.tests)
+
+
+def _order(parts: Sequence[tuple[SessionData, bool]]) -> dict[str, int]:
+    """One collection order for merged data: each test's new index.
+
+    ``parts`` are (data, preferred): the tests of preferred parts (runs of the
+    whole suite) come first, by their lowest index among them; the others
+    after, by theirs. Ties go by node id, so the result doesn't depend on the
+    order of ``parts``; identical collections keep their indices.
+    """
+    best: dict[str, tuple[int, int]] = {}
+    for data, preferred in parts:
+        group = 0 if preferred else 1
+        for test, index in _positions(data).items():
+            key = (group, index)
+            if test not in best or key < best[test]:
+                best[test] = key
+    ranked = sorted(best, key=lambda t: (best[t], t))
+    return {t: i for i, t in enumerate(ranked)}
+
+
+def _renumber(data: SessionData, order: Mapping[str, int]) -> None:
+    data.tests = {t: order.get(t, i) for t, i in data.tests.items()}
+    for f in data.findings.values():
+        if f.first_index >= 0:
+            f.first_index = order.get(f.first_test, f.first_index)
+
+
+@dataclass
 class SessionData:
-    """What one process (or, merged, a whole xdist run) saw; JSON-able via :meth:`to_data`."""
+    """What one process (or, merged, a whole xdist run; or, combined, several runs) saw.
+
+    JSON-able via :meth:`to_data`. Test indices are positions in the run's
+    collection *before* deselection (``collected``), so runs that select
+    different parts of one suite (``-m "not spark"``, ``-m spark``) number
+    their tests alike and combine into what one full run gives.
+    """
 
     tests: dict[str, int] = field(default_factory=dict)  # nodeid -> collection index, tests run
-    ignored_tests: int = 0
+    ignored: set[str] = field(default_factory=set)  # tests run but left out (kindling_signals_ignore)
     counts: dict[str, int] = field(default_factory=dict)  # signal -> emissions
     emitters: dict[str, set[str]] = field(default_factory=dict)  # signal -> test nodeids
     findings: dict[tuple[str, ...], Finding] = field(default_factory=dict)
-    deselected: int = 0
+    #: Every test collected, before deselection, in collection order.
+    collected: list[str] = field(default_factory=list)
+    deselected: set[str] = field(default_factory=set)
+    #: Why the run did not collect the whole suite (file arguments, node ids, --ignore, --lf).
+    narrowed: list[str] = field(default_factory=list)
+    #: How tests were deselected (``-k 'x'``, ``-m 'y'``, ``--deselect``): context for the reasons.
+    selection: list[str] = field(default_factory=list)
+    stopped: bool = False  # -x / --maxfail stopped the run
+    lost: dict[str, LostWorker] = field(default_factory=dict)  # xdist workers whose data is missing
+    workers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def ignored_tests(self) -> int:
+        return len(self.ignored)
+
+    @property
+    def full_scope(self) -> bool:
+        """Whether the run collected the whole suite (then deselection alone made it partial)."""
+        return not self.narrowed
 
     def add_finding(self, finding: Finding) -> None:
         known = self.findings.get(finding.key)
@@ -138,45 +223,125 @@ class SessionData:
         else:
             known.absorb(finding)
 
-    def merge(self, other: SessionData) -> SessionData:
-        """Fold ``other`` (another worker's data) into this one; returns ``self``."""
+    def merge(self, other: SessionData, *, runs: bool = False) -> SessionData:
+        """Fold ``other`` into this one; returns ``self``.
+
+        Within one run (``runs=False``: an xdist worker's data) everything
+        adds up. Across runs (``runs=True``: ``kindling-signals combine``) the
+        same, except that a run of the whole suite makes the result whole:
+        another run's narrowing (a file argument) no longer makes it partial.
+        The result is the same in any order.
+        """
+        order = _order([(self, not runs or self.full_scope), (other, not runs or other.full_scope)])
+        other = SessionData.from_data(other.to_data())  # a copy: renumbering must not touch it
+        _renumber(self, order)
+        _renumber(other, order)
+        if self.collected or other.collected:
+            self.collected = sorted(set(self.collected) | set(other.collected), key=order.__getitem__)
         self.tests.update(other.tests)
-        self.ignored_tests += other.ignored_tests
+        self.ignored |= other.ignored
         for name, n in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + n
         for name, tests in other.emitters.items():
             self.emitters.setdefault(name, set()).update(tests)
         for f in other.findings.values():
-            self.add_finding(Finding(**vars(f)))
-        # every worker collects (and deselects) the whole suite: the largest count is the run's
-        self.deselected = max(self.deselected, other.deselected)
-        self.notes += [n for n in other.notes if n not in self.notes]
+            known = self.findings.get(f.key)
+            if known is None:
+                self.findings[f.key] = f
+            else:
+                known.absorb(f, ties=True)
+        self.deselected |= other.deselected
+        if runs and (self.full_scope or other.full_scope):
+            self.narrowed = []
+        else:
+            self.narrowed = sorted(set(self.narrowed) | set(other.narrowed))
+        self.selection = sorted(set(self.selection) | set(other.selection))
+        self.stopped = self.stopped or other.stopped
+        for w, lost in other.lost.items():
+            mine = self.lost.get(w)
+            if mine is None:
+                self.lost[w] = LostWorker(lost.reason, list(lost.tests))
+            else:
+                mine.reason = min(mine.reason, lost.reason)
+                mine.tests = sorted(set(mine.tests) | set(lost.tests), key=lambda t: (order.get(t, -1), t))
+        self.workers = sorted(set(self.workers) | set(other.workers), key=_natural)
+        self.notes = sorted(set(self.notes) | set(other.notes))
         return self
 
     def to_data(self) -> dict[str, Any]:
+        """Plain JSON, in a canonical order: equal data gives equal text, however it was merged."""
         return {
             "version": DATA_VERSION,
-            "tests": dict(self.tests),
-            "ignored_tests": self.ignored_tests,
-            "signals": {n: {"count": c, "tests": sorted(self.emitters.get(n, ()))}
-                        for n, c in self.counts.items()},
-            "findings": [f.to_data() for f in self.findings.values()],
-            "deselected": self.deselected,
+            "collected": list(self.collected),
+            "tests": dict(sorted(self.tests.items(), key=lambda kv: (kv[1], kv[0]))),
+            "ignored": sorted(self.ignored),
+            "deselected": sorted(self.deselected),
+            "signals": {n: {"count": self.counts[n], "tests": sorted(self.emitters.get(n, ()))}
+                        for n in sorted(self.counts)},
+            "findings": [self.findings[k].to_data() for k in sorted(self.findings)],
+            "narrowed": list(self.narrowed),
+            "selection": list(self.selection),
+            "stopped": self.stopped,
+            "lost": {w: {"reason": self.lost[w].reason, "tests": list(self.lost[w].tests)}
+                     for w in sorted(self.lost, key=_natural)},
+            "workers": list(self.workers),
             "notes": list(self.notes),
         }
 
     @classmethod
     def from_data(cls, d: Mapping[str, Any]) -> SessionData:
-        if d.get("version") != DATA_VERSION:
-            raise ValueError(f"kindling-signals data version {d.get('version')!r} is not "
+        """The inverse of :meth:`to_data`; :class:`ValueError` for another version or a bad shape."""
+        if not isinstance(d, Mapping) or d.get("version") != DATA_VERSION:
+            version = d.get("version") if isinstance(d, Mapping) else None
+            raise ValueError(f"kindling-signals data version {version!r} is not "
                              f"{DATA_VERSION}; run the controller and workers on one plugin version")
-        data = cls(tests=dict(d["tests"]), ignored_tests=d["ignored_tests"],
-                   counts={n: s["count"] for n, s in d["signals"].items()},
-                   emitters={n: set(s["tests"]) for n, s in d["signals"].items()},
-                   deselected=d["deselected"], notes=list(d["notes"]))
-        for f in d["findings"]:
-            data.add_finding(Finding.from_data(f))
+        try:
+            data = cls(tests={str(t): int(i) for t, i in d["tests"].items()},
+                       ignored=set(d["ignored"]),
+                       counts={n: int(s["count"]) for n, s in d["signals"].items()},
+                       emitters={n: set(s["tests"]) for n, s in d["signals"].items()},
+                       collected=list(d["collected"]), deselected=set(d["deselected"]),
+                       narrowed=list(d["narrowed"]), selection=list(d["selection"]),
+                       stopped=bool(d["stopped"]),
+                       lost={w: LostWorker(str(lw["reason"]), list(lw["tests"])) for w, lw in d["lost"].items()},
+                       workers=list(d["workers"]), notes=list(d["notes"]))
+            for f in d["findings"]:
+                data.add_finding(Finding.from_data(f))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"kindling-signals data is malformed: {type(exc).__name__}: {exc}") from None
         return data
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def why_partial(data: SessionData) -> list[str]:
+    """Why ``data`` doesn't cover the whole suite; empty when it does.
+
+    A run is partial when it did not collect the whole suite (file or folder
+    arguments, node ids, ``--ignore``, ``--lf``), or when a test it collected
+    has no data: deselected (``-k``, ``-m``, ``--deselect``), not run (``-x``),
+    or run by an xdist worker whose data was lost. Combined runs that ran
+    every test between them are whole.
+    """
+    reasons = list(data.narrowed)
+    done = set(data.tests) | data.ignored
+    deselected = [t for t in data.deselected if t not in done]
+    if deselected:
+        reasons.append(f"{_plural(len(deselected), 'test')} deselected"
+                       + (f" ({'; '.join(data.selection)})" if data.selection else ""))
+    lost_tests: set[str] = set()
+    for w in sorted(data.lost, key=_natural):
+        lost = data.lost[w]
+        missing = [t for t in lost.tests if t not in done]
+        lost_tests.update(lost.tests)
+        if missing:
+            reasons.append(f"worker {w} {lost.reason}: {_plural(len(missing), 'test')} missing")
+    not_run = [t for t in data.collected if t not in done and t not in data.deselected and t not in lost_tests]
+    if not_run:
+        reasons.append(("stopped early: " if data.stopped else "") + f"{_plural(len(not_run), 'test')} not run")
+    return reasons
 
 
 # -- payload validation, remembered by shape ------------------------------------------
@@ -342,7 +507,7 @@ class CentralCollector:
         """Attribute emissions to ``nodeid`` (collection ``index``) until :meth:`end_test`."""
         with self._lock:
             if ignored:
-                self.data.ignored_tests += 1
+                self.data.ignored.add(nodeid)
                 self._test = None
             else:
                 self.data.tests[nodeid] = index
@@ -396,8 +561,12 @@ class CentralCollector:
         if test is not None and test != SESSION:
             self._check_lifecycles(life, test, index)
 
-    def note_deselected(self, n: int) -> None:
-        self.data.deselected += n
+    def note_collected(self, nodeids: Iterable[str]) -> None:
+        """The tests collected, before any deselection, in collection order."""
+        self.data.collected = list(nodeids)
+
+    def note_deselected(self, nodeids: Iterable[str]) -> None:
+        self.data.deselected.update(nodeids)
 
     def finish(self) -> SessionData:
         """Stop recording, check the session-level lifecycles, return the data."""
@@ -474,7 +643,11 @@ class WorkerCollector(CentralCollector):
 
 
 class ControllerCollector:
-    """The pytest-xdist controller: runs no tests, merges what each worker sent."""
+    """The pytest-xdist controller: runs no tests, merges what each worker sent.
+
+    It also hears every test report (:meth:`test_reported`), so a worker
+    whose data never arrives is named with the tests it ran.
+    """
 
     def __init__(self, catalog: SignalCatalog) -> None:
         self.catalog = catalog
@@ -482,6 +655,7 @@ class ControllerCollector:
         self.workers: list[str] = []
         self.sent: list[str] = []
         self.problems: dict[str, str] = {}
+        self._ran_by: dict[str, dict[str, None]] = {}
 
     def start(self) -> ControllerCollector:
         return self
@@ -489,6 +663,10 @@ class ControllerCollector:
     def worker_started(self, worker_id: str) -> None:
         if worker_id not in self.workers:
             self.workers.append(worker_id)
+
+    def test_reported(self, worker_id: str, nodeid: str) -> None:
+        """A worker reported a phase of ``nodeid`` (xdist's ``pytest_runtest_logreport``)."""
+        self._ran_by.setdefault(worker_id, {})[nodeid] = None
 
     def worker_finished(self, worker_id: str, output: Mapping[str, Any] | None,
                         error: object | None = None) -> None:
@@ -509,7 +687,14 @@ class ControllerCollector:
         return [w for w in self.workers if w not in self.sent]
 
     def finish(self) -> SessionData:
-        return self.data
+        """The merged data, with the workers and, for each lost one, the tests it ran."""
+        data = self.data
+        data.workers = sorted(set(data.workers) | set(self.workers), key=_natural)
+        position = {t: i for i, t in enumerate(data.collected)}
+        for w in self.workers_without_data:
+            ran = sorted(self._ran_by.get(w, {}), key=lambda t: position.get(t, len(position)))
+            data.lost[w] = LostWorker(self.problems.get(w, "sent no data"), ran)
+        return data
 
 
 # -- the report model ---------------------------------------------------------------
@@ -563,23 +748,35 @@ class Undocumented:
                 "tests": list(self.tests), "did_you_mean": list(self.suggestions)}
 
 
+#: The parts of a catalog that reports show apart: (id, label). ``quick-reference``: the
+#: framework's own signals (the quick reference's, or those it rates); ``extensions``:
+#: signals marked ``extension: true``; ``user-catalogs``: the files of ``kindling_signals_catalogs``.
+SCOPES = (("quick-reference", "quick reference"), ("extensions", "extensions"),
+          ("user-catalogs", "your catalogs"))
+
+
 class CoverageReport:
-    """A session's data set against the catalog: per provider, per tier, total, findings."""
+    """A session's data set against the catalog: per provider, per tier, total, findings.
+
+    ``catalog_refs`` name the catalog files as reports show them (one per
+    ``catalog.sources`` entry, e.g. ``kindling:signal_catalog.yaml``);
+    ``user_sources`` are the sources that are the user's own catalogs;
+    ``conformance`` is (the quick reference's catalog, the alias map) for a
+    framework that names signals its own way.
+    """
 
     def __init__(self, catalog: SignalCatalog, data: SessionData, *,
-                 partial_reasons: Sequence[str] = (), workers: Sequence[str] = (),
-                 workers_without_data: Mapping[str, str] | None = None,
+                 partial_reasons: Sequence[str] = (), catalog_refs: Sequence[str] | None = None,
+                 user_sources: Iterable[str] = (), conformance: tuple[SignalCatalog, Any] | None = None,
                  plugin_version: str = "unknown") -> None:
         self.catalog = catalog
         self.data = data
-        self.workers = list(workers)
-        self.workers_without_data = dict(workers_without_data or {})
-        self.partial_reasons = list(dict.fromkeys(partial_reasons))
-        if data.deselected:
-            self.partial_reasons.append(f"{data.deselected} test{'s' if data.deselected != 1 else ''} deselected")
-        for w, why in self.workers_without_data.items():
-            self.partial_reasons.append(f"worker {w} {why}")
+        self.workers = list(data.workers)
+        self.workers_without_data = {w: lost.reason for w, lost in sorted(data.lost.items())}
+        self.lost_tests = {w: list(lost.tests) for w, lost in sorted(data.lost.items())}
+        self.partial_reasons = list(dict.fromkeys([*partial_reasons, *why_partial(data)]))
         self.plugin_version = plugin_version
+        self.catalog_refs = list(catalog_refs) if catalog_refs is not None else list(catalog.sources)
         order = dict(data.tests)
         order[SESSION] = -1
         self._order = order
@@ -590,12 +787,21 @@ class CoverageReport:
             return Coverage(name, len(names), sum(n in emitted for n in names),
                             tuple(n for n in names if n not in emitted), **kw)
 
+        # One row per namespace, named by its class; a class with two namespaces
+        # (spark-kindling's persist / read) names each row by both.
+        classes = [catalog.provider_info(ns).cls for ns in catalog.namespaces()]
         self.providers = [
-            group(p, catalog.by_provider(p), tier=catalog.provider_info(p).tier,
-                  namespace=catalog.provider_info(p).namespace)
-            for p in catalog.providers()]
+            group(cls if classes.count(cls) == 1 else f"{cls} ({ns})", catalog.by_provider(ns),
+                  tier=catalog.provider_info(ns).tier, namespace=ns)
+            for ns, cls in zip(catalog.namespaces(), classes)]
         self.tiers = [group(t, catalog.by_tier(t)) for t in catalog.tiers]
         self.totals = group("TOTAL", catalog.values())
+        user = set(user_sources)
+        scope_of = {
+            s.name: "extensions" if s.extension else "user-catalogs" if s.source in user else "quick-reference"
+            for s in catalog.values()}
+        self.scopes = {sid: group(label, [s for s in catalog.values() if scope_of[s.name] == sid])
+                       for sid, label in SCOPES}
         self.undocumented = [
             Undocumented(n, c, self.tests_of(n), tuple(catalog.suggest(n)))
             for n, c in sorted(data.counts.items()) if n not in catalog]
@@ -603,6 +809,18 @@ class CoverageReport:
                          key=lambda f: (f.first_index, f.signal, f.field or "", f.message))
         self.payload_findings = [f for f in ordered if f.kind == "payload"]
         self.lifecycle_findings = [f for f in ordered if f.kind == "lifecycle"]
+        self.conformance: dict[str, Any] | None = None
+        if conformance is not None:
+            from pytest_kindling_signals.conformance import conformance_dict
+
+            quick_ref, aliases = conformance
+            self.conformance = conformance_dict(quick_ref, catalog, aliases, data.counts)
+
+    @property
+    def shown_scopes(self) -> list[tuple[str, Coverage]]:
+        """The scopes worth a line: none when the whole catalog is one of them."""
+        present = [(sid, c) for sid, c in self.scopes.items() if c.signals]
+        return present if len(present) > 1 else []
 
     @property
     def partial(self) -> bool:
@@ -630,8 +848,15 @@ class CoverageReport:
         return len(self.undocumented) + len(self.payload_findings) + len(self.lifecycle_findings)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report (its shape is documented in docs/report.md)."""
+        """The JSON report (its shape is documented in docs/report.md, its schema ships in
+        ``pytest_kindling_signals/schemas/``)."""
+        scopes = {}
+        for sid, c in self.scopes.items():
+            d = c.to_dict()
+            d.pop("missing")
+            scopes[sid] = d
         return {
+            "$schema": REPORT_SCHEMA_ID,
             "meta": {
                 "format": REPORT_FORMAT,
                 "format_version": REPORT_FORMAT_VERSION,
@@ -640,35 +865,42 @@ class CoverageReport:
                 "partial_reasons": list(self.partial_reasons),
                 "workers": list(self.workers),
                 "workers_without_data": dict(self.workers_without_data),
-                "catalogs": list(self.catalog.sources),
+                "lost_tests": {w: list(t) for w, t in self.lost_tests.items()},
+                "catalogs": list(self.catalog_refs),
                 "tests": len(self.data.tests),
                 "tests_ignored": self.data.ignored_tests,
                 "emissions": self.emissions,
                 "notes": list(self.data.notes),
             },
             "totals": self.totals.to_dict(),
+            "scopes": scopes,
             "tiers": {c.name: c.to_dict() for c in self.tiers},
             "providers": {c.name: c.to_dict() for c in self.providers},
             "signals": {
-                n: {"provider": s.provider, "tier": s.tier, "count": self.data.counts.get(n, 0),
-                    "tests": list(self.tests_of(n))}
+                n: {"provider": s.provider, "tier": s.tier, "extension": s.extension,
+                    "count": self.data.counts.get(n, 0), "tests": list(self.tests_of(n))}
                 for n, s in self.catalog.items()},
             "findings": {
                 "undocumented": [u.to_dict() for u in self.undocumented],
                 "payload": [f.to_dict() for f in self.payload_findings],
                 "lifecycle": [f.to_dict() for f in self.lifecycle_findings],
             },
+            "conformance": self.conformance,
         }
 
 
 # -- gates --------------------------------------------------------------------------
 
 _FAIL_UNDER_FORMS = "a percentage like 95, or per tier like critical:100,high:90 (total:95 for the total)"
+#: Gate scopes besides the tiers (``quick-reference:100,extensions:80``), in :data:`SCOPES` order.
+GATE_SCOPES = ("total", *(sid for sid, _ in SCOPES))
+_PERCENT = re.compile(r"[0-9]+(?:\.[0-9]+)?%?")
 
 
 @dataclass(frozen=True)
 class FailUnder:
-    """A coverage gate: ``scope`` (``total`` or a tier) needs at least ``percent``."""
+    """A coverage gate: ``scope`` (``total``, a tier, or a scope of :data:`SCOPES`) needs at
+    least ``percent``."""
 
     scope: str
     percent: Decimal
@@ -681,32 +913,42 @@ class FailUnder:
         return f"{self.scope}:{self.percent}"
 
 
-def parse_fail_under(text: str, tiers: Sequence[str],
+def parse_fail_under(text: Any, tiers: Sequence[str] | None,
                      option: str = "--kindling-signals-fail-under") -> tuple[FailUnder, ...]:
     """Parse ``95``, ``total:95`` or ``critical:100,high:90``; :class:`ValueError` says what's wrong.
+
+    Percentages are plain decimals (``95``, ``99.5``, optionally ``95%``)
+    between 0 and 100. Scopes are ``total``, a tier, ``quick-reference``,
+    ``extensions`` or ``user-catalogs``; ``tiers=None`` leaves tier names
+    unchecked (when no catalog is at hand).
 
     >>> parse_fail_under("critical:100,high:90", ["critical", "high", "moderate"])
     (FailUnder(scope='critical', percent=Decimal('100')), FailUnder(scope='high', percent=Decimal('90')))
     """
-    def bad(problem: str) -> ValueError:
-        return ValueError(f"{option}={text!r}: {problem}; use {_FAIL_UNDER_FORMS} "
-                          f"(tiers: {', '.join(tiers)})")
+    text = str(text)
+    known = [*(tiers or ()), *GATE_SCOPES]
 
-    parts = [p.strip() for p in str(text).split(",")]
-    if not text or not str(text).strip() or not all(parts):
+    def bad(problem: str) -> ValueError:
+        listed = f"tiers: {', '.join(tiers)}; " if tiers is not None else ""
+        return ValueError(f"{option}={text!r}: {problem}; use {_FAIL_UNDER_FORMS} "
+                          f"({listed}other scopes: {', '.join(GATE_SCOPES)})")
+
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
         raise bad("empty gate")
     gates: dict[str, FailUnder] = {}
     for part in parts:
         scope, sep, value = part.rpartition(":")
         scope = scope.strip() if sep else "total"
-        if scope != "total" and scope not in tiers:
-            raise bad(f"unknown tier {scope!r}{did_you_mean(close_matches(scope, [*tiers, 'total'], n=1))}")
-        value = value.strip().removesuffix("%")
-        try:
-            pct = Decimal(value)
-        except InvalidOperation:
-            raise bad(f"{value!r} is not a number") from None
-        if not pct.is_finite() or not 0 <= pct <= 100:
+        if tiers is not None and scope not in known:
+            raise bad(f"unknown tier or scope {scope!r}{did_you_mean(close_matches(scope, known, n=1))}")
+        if tiers is None and (not scope or not scope.isprintable() or ":" in scope):
+            raise bad(f"{scope!r} is not a tier or scope name")
+        value = value.strip()
+        if not _PERCENT.fullmatch(value):
+            raise bad(f"{value!r} is not a number")
+        pct = Decimal(value.removesuffix("%"))
+        if pct > 100:
             raise bad(f"{value!r} is not a percentage between 0 and 100")
         if scope in gates:
             raise bad(f"{scope!r} is given twice")
@@ -737,10 +979,14 @@ def evaluate_gates(report: CoverageReport, fail_under: Sequence[FailUnder] = (),
                    strict: bool = False, gate_partial: bool = False) -> list[GateResult]:
     """Every configured gate's verdict, in the order given (coverage gates, then strict)."""
     results = []
-    by_scope = {c.name: c for c in report.tiers}
+    by_scope = {sid: c for sid, c in report.scopes.items()}
+    by_scope.update({c.name: c for c in report.tiers})  # a tier wins over a scope of its name
     by_scope["total"] = report.totals
     for gate in fail_under:
-        c = by_scope[gate.scope]
+        c = by_scope.get(gate.scope)
+        if c is None:  # a tier the catalog doesn't have (a gate kept in saved data)
+            results.append(GateResult(str(gate), False, f"{gate.scope}: no such tier or scope in the catalog"))
+            continue
         label = f"{gate.scope} coverage {c.emitted}/{c.signals} ({c.percent}%)"
         if gate.passes(c):
             results.append(GateResult(str(gate), True, f"{label} >= {gate.percent}%"))

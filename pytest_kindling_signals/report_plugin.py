@@ -1,9 +1,10 @@
 """`pytest --kindling-signals`: the catalog coverage report (hooks only; see the report engine).
 
-Collecting, merging and gating live in :mod:`.coverage`, rendering in
+Collecting, merging and gating live in :mod:`.coverage`, the saved data in
+:mod:`.data`, option checks in :mod:`.report_options`, rendering in
 :mod:`.report_render`; the hooks here read the options, pick the collector
-for this process (plain, xdist worker or xdist controller) and hand it the
-running test.
+for this process (plain, xdist worker or xdist controller), hand it the
+running test, and at the end save the data and write the reports.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_kindling_signals.catalog import CatalogError, SignalCatalog
+from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
 from pytest_kindling_signals.coverage import (
     CentralCollector,
     ControllerCollector,
@@ -25,20 +26,25 @@ from pytest_kindling_signals.coverage import (
     WorkerCollector,
     evaluate_gates,
     gate_failure_line,
-    parse_fail_under,
 )
+from pytest_kindling_signals.data import CatalogFile, Gates, RunData
+from pytest_kindling_signals.frameworks import Framework
 from pytest_kindling_signals.plugin import catalog_for_config, framework_for_config
-from pytest_kindling_signals.report_render import (
-    ReportTarget,
-    parse_report_targets,
-    render_term,
-    write_report,
+from pytest_kindling_signals.report_options import (
+    Raw,
+    ReportSettings,
+    check_outputs,
+    parse_bool,
+    parse_settings,
+    run_scope,
 )
+from pytest_kindling_signals.report_render import ReportTarget, render_term, write_report
 
 WORKEROUTPUT_KEY = "kindling_signals"
 IGNORE_MARKER = "kindling_signals_ignore"
 _OPTIONS = ("kindling_signals", "kindling_signals_report", "kindling_signals_fail_under",
-            "kindling_signals_strict", "kindling_signals_gate_partial")
+            "kindling_signals_strict", "kindling_signals_gate_partial", "kindling_signals_data")
+_BOOL_OPTIONS = ("kindling_signals", "kindling_signals_strict", "kindling_signals_gate_partial")
 
 
 @dataclass
@@ -47,16 +53,18 @@ class _Session:
 
     collector: CentralCollector | ControllerCollector
     catalog: SignalCatalog
-    targets: list[ReportTarget]
-    target_base: Path
+    settings: ReportSettings
     fail_under: tuple[FailUnder, ...]
-    strict: bool
-    gate_partial: bool
+    framework: str | None = None
+    catalog_files: list[CatalogFile] = field(default_factory=list)
+    conformance_files: list[CatalogFile] = field(default_factory=list)
+    conformance: tuple[SignalCatalog, Any] | None = None
+    user_sources: list[str] = field(default_factory=list)
     order: dict[str, int] = field(default_factory=dict)
-    partial_reasons: list[str] = field(default_factory=list)
     report: CoverageReport | None = None
     gates: list[GateResult] = field(default_factory=list)
     written: list[tuple[str, Path]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 _KEY = pytest.StashKey[_Session]()
@@ -77,15 +85,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kindling-signals-fail-under", default=None, metavar="PCT",
                     dest="kindling_signals_fail_under",
                     help="Fail when total coverage is under PCT, or per tier: critical:100,high:90 "
-                         "(total:95 for the total). ini: kindling_signals_fail_under")
+                         "(total:95 for the total; also quick-reference:, extensions:, user-catalogs:). "
+                         "ini: kindling_signals_fail_under")
     group.addoption("--kindling-signals-strict", action="store_const", const=True, default=None,
                     dest="kindling_signals_strict",
                     help="Fail on undocumented signals, payload violations and lifecycle violations. "
                          "ini: kindling_signals_strict")
     group.addoption("--kindling-signals-gate-partial", action="store_const", const=True, default=None,
                     dest="kindling_signals_gate_partial",
-                    help="Apply the coverage gates to partial runs (-k, -m, node ids, --lf, "
-                         "deselection) too. ini: kindling_signals_gate_partial")
+                    help="Apply the coverage gates to partial runs (-k, -m, file or folder arguments, "
+                         "node ids, --deselect, --ignore, --lf, -x) too. ini: kindling_signals_gate_partial")
+    group.addoption("--kindling-signals-data", default=None, metavar="PATH", dest="kindling_signals_data",
+                    help="Where the run saves its data for kindling-signals combine / report / compare "
+                         "(default: .kindling-signals in the rootdir). ini: kindling_signals_data")
     parser.addini("kindling_signals", "Turn the catalog coverage report on (--kindling-signals).",
                   type="bool", default=False)
     parser.addini("kindling_signals_report", "Report types, one a line (--kindling-signals-report).",
@@ -96,14 +108,69 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   type="bool", default=False)
     parser.addini("kindling_signals_gate_partial",
                   "Gate partial runs too (--kindling-signals-gate-partial).", type="bool", default=False)
+    parser.addini("kindling_signals_data", "Where the run saves its data (--kindling-signals-data); "
+                  "relative to the ini file.", default="")
 
 
-def _setting(config: pytest.Config, name: str) -> tuple[Any, bool]:
-    """The option's value and whether it came from the command line (which wins over the ini)."""
-    value = config.getoption(name)
+def _raw(config: pytest.Config, name: str, *, ini_only: bool = False) -> Raw:
+    """The option's value (the command line wins) or the ini key's, with the name the user wrote."""
+    value = None if ini_only else config.getoption(name)
     if value is not None:
-        return value, True
-    return config.getini(name), False
+        return Raw(value, "--" + name.replace("_", "-"), True)
+    try:
+        value = config.getini(name)
+    except (TypeError, ValueError, pytest.UsageError) as exc:  # pytest's own check of a bool or list value
+        fix = "use true or false" if name in _BOOL_OPTIONS else "see pytest --help"
+        raise pytest.UsageError(f"ini key {name}: {exc}; {fix}") from None
+    if name == "kindling_signals_data" and value == "":
+        value = None
+    return Raw(value, f"ini key {name}")
+
+
+def _settings(config: pytest.Config, tiers: tuple[str, ...] | None = None, *,
+              ini_only: bool = False) -> ReportSettings:
+    def raw(name: str) -> Raw:
+        return _raw(config, name, ini_only=ini_only)
+
+    try:
+        return parse_settings(
+            enabled=raw("kindling_signals"), reports=raw("kindling_signals_report"),
+            fail_under=raw("kindling_signals_fail_under"), data=raw("kindling_signals_data"),
+            strict=raw("kindling_signals_strict"), gate_partial=raw("kindling_signals_gate_partial"),
+            invocation_dir=config.invocation_params.dir,
+            ini_dir=config.inipath.parent if config.inipath else config.rootpath,
+            rootdir=config.rootpath, tiers=tiers)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _catalog_files(config: pytest.Config, framework: Framework | None,
+                   catalog: SignalCatalog) -> tuple[list[CatalogFile], list[str]]:
+    """The catalog files to save with the data (the framework's first), and the user's sources."""
+    own = framework.catalog_paths() if framework is not None else []
+    files, user = [], []
+    for i, source in enumerate(catalog.sources):
+        role = "framework" if i < len(own) else "user"
+        # the framework's own paths as it gives them: the catalog's sources have symlinks resolved
+        files.append(CatalogFile.read(own[i] if i < len(own) else source, role, config.rootpath))
+        if role == "user":
+            user.append(source)
+    return files, user
+
+
+def _conformance(framework: Framework | None, catalog: SignalCatalog,
+                 rootdir: Path) -> tuple[tuple[SignalCatalog, Any] | None, list[CatalogFile]]:
+    paths = framework.conformance_paths() if framework is not None else None
+    if paths is None:
+        return None, []
+    from pytest_kindling_signals.conformance import conformance, load_aliases
+
+    qr_path, aliases_path = paths
+    quick_ref = load_catalog(qr_path)
+    aliases = load_aliases(aliases_path, quick_ref=quick_ref)
+    conformance(quick_ref, catalog, aliases)  # checks the alias map against both catalogs
+    return (quick_ref, aliases), [CatalogFile.read(qr_path, "quick-reference", rootdir),
+                                  CatalogFile.read(aliases_path, "aliases", rootdir)]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -111,31 +178,40 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{IGNORE_MARKER}: the --kindling-signals report does not observe this test: its "
                    "emissions are left out and nothing extra observes its signals (for tests that emit "
                    "bad signals on purpose or check that unobserved signals build no payload)")
-    enabled, _ = _setting(config, "kindling_signals")
-    if not enabled:
-        return
-    values, from_cli = _setting(config, "kindling_signals_report")
-    fail_under_text, _ = _setting(config, "kindling_signals_fail_under")
+    if getattr(config.option, "help", False):
+        return  # --help must work even when a value is wrong: that's how one finds the fix
+    # Every value is checked now, report on or off: a typo must not wait for the day it's used.
     try:
-        catalog = catalog_for_config(config)
-        targets = parse_report_targets(values or ["term"])
-        fail_under = parse_fail_under(fail_under_text, catalog.tiers) if fail_under_text else ()
-    except (CatalogError, ValueError) as exc:
+        on = parse_bool(_raw(config, "kindling_signals"))
+    except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     framework = framework_for_config(config)
+    catalog = catalog_for_config(config) if on else None
+    # with the report on, the gates' tier names are checked against the catalog too
+    tiers = catalog.tiers if catalog is not None else None
+    if any(config.getoption(name) is not None for name in _OPTIONS):
+        _settings(config, tiers, ini_only=True)  # the ini file's values too, where the command line wins
+    settings = _settings(config, tiers)
+    if catalog is None:
+        return
+    worker = hasattr(config, "workerinput")
+    try:
+        view, view_files = _conformance(framework, catalog, config.rootpath)
+        files, user = ([], []) if worker else _catalog_files(config, framework, catalog)
+        if not worker:
+            check_outputs(settings.outputs)
+    except (CatalogError, ValueError, OSError) as exc:
+        raise pytest.UsageError(str(exc)) from None
     tap = framework.add_global_tap if framework is not None else None
-    if hasattr(config, "workerinput"):
+    if worker:
         collector: CentralCollector | ControllerCollector = WorkerCollector(catalog, tap)
     elif getattr(config.option, "dist", "no") != "no" and getattr(config.option, "numprocesses", None) != 0:
         collector = ControllerCollector(catalog)
     else:
         collector = CentralCollector(catalog, tap)
-    base = config.invocation_params.dir if from_cli else (
-        config.inipath.parent if config.inipath else config.rootpath)
     config.stash[_KEY] = _Session(
-        collector.start(), catalog, targets, base, fail_under,
-        bool(_setting(config, "kindling_signals_strict")[0]),
-        bool(_setting(config, "kindling_signals_gate_partial")[0]))
+        collector.start(), catalog, settings, settings.fail_under, framework.name if framework else None,
+        files, view_files, view, user)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -144,17 +220,31 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.collector.stop()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, None, None]:
+    # Before anything deselects or reorders: indices in the whole collection, so runs that
+    # select different parts of one suite number their tests alike.
+    state = config.stash.get(_KEY, None)
+    if state is not None and isinstance(state.collector, CentralCollector):
+        state.collector.note_collected(item.nodeid for item in items)
+    return (yield)
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
         state = items[0].config.stash.get(_KEY, None)
         if state is not None and isinstance(state.collector, CentralCollector):
-            state.collector.note_deselected(len(items))
+            state.collector.note_deselected(item.nodeid for item in items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(_KEY, None)
-    if state is not None:
-        state.order = {item.nodeid: i for i, item in enumerate(session.items)}
+    if state is None or not isinstance(state.collector, CentralCollector):
+        return
+    collected = state.collector.data.collected
+    known = set(collected)
+    collected += [item.nodeid for item in session.items if item.nodeid not in known]  # added late
+    state.order = {nodeid: i for i, nodeid in enumerate(collected)}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -168,6 +258,15 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
     finally:
         state.collector.end_test()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    node = getattr(report, "node", None)  # set by pytest-xdist's controller: the worker that ran it
+    if node is None:
+        return
+    state = node.config.stash.get(_KEY, None)
+    if state is not None and isinstance(state.collector, ControllerCollector):
+        state.collector.test_reported(node.gateway.id, report.nodeid)
 
 
 _fixture_token = pytest.StashKey[Any]()
@@ -206,19 +305,24 @@ def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any], request: p
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     state = session.config.stash.get(_KEY, None)
-    if state is None:
-        return
+    if state is None or hasattr(session.config, "workerinput"):
+        return  # the controller (or the plain run) says what part of the suite the run is
+    config = session.config
+    opt = config.option
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    data = state.collector.data
     # before the tests run: --lf forgets a failure as soon as the test passes
-    opt = session.config.option
-    if getattr(opt, "keyword", ""):
-        state.partial_reasons.append(f"-k {opt.keyword!r}")
-    if getattr(opt, "markexpr", ""):
-        state.partial_reasons.append(f"-m {opt.markexpr!r}")
-    if any("::" in str(arg) for arg in session.config.args):
-        state.partial_reasons.append("node ids given")
-    lf = session.config.pluginmanager.get_plugin("lfplugin")
-    if getattr(opt, "lf", False) and getattr(lf, "lastfailed", None):
-        state.partial_reasons.append("--lf")
+    data.narrowed = run_scope(
+        args=[str(a) for a in config.args], args_given=config.args_source == pytest.Config.ArgsSource.ARGS,
+        testpaths=config.getini("testpaths"), rootdir=config.rootpath,
+        invocation_dir=config.invocation_params.dir, ignore=getattr(opt, "ignore", None) or (),
+        ignore_glob=getattr(opt, "ignore_glob", None) or (), addopts=config.getini("addopts"),
+        pyargs=bool(getattr(opt, "pyargs", False)),
+        last_failed=bool(getattr(opt, "lf", False) and getattr(lf, "lastfailed", None)))
+    data.selection = [s for s in (
+        f"-k {opt.keyword!r}" if getattr(opt, "keyword", "") else "",
+        f"-m {opt.markexpr!r}" if getattr(opt, "markexpr", "") else "",
+        "--deselect" if getattr(opt, "deselect", None) else "") if s]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -241,21 +345,27 @@ def _finish(session: pytest.Session) -> None:
     if isinstance(state.collector, WorkerCollector):
         config.workeroutput[WORKEROUTPUT_KEY] = state.collector.workeroutput()  # type: ignore[attr-defined]
         return
-    stopped = ["stopped early"] if session.shouldstop or session.shouldfail else []
-    ctl = state.collector if isinstance(state.collector, ControllerCollector) else None
-    state.report = CoverageReport(
-        state.catalog, data, partial_reasons=state.partial_reasons + stopped,
-        workers=ctl.workers if ctl else (),
-        workers_without_data={w: ctl.problems.get(w, "sent no data") for w in ctl.workers_without_data}
-        if ctl else None,
-        plugin_version=_plugin_version())
-    state.gates = evaluate_gates(state.report, state.fail_under, strict=state.strict,
-                                 gate_partial=state.gate_partial)
-    for target in state.targets:
-        if target.path is not None:
-            state.written.append((target.kind, write_report(target, state.report, state.gates,
-                                                            state.target_base)))
-    if gate_failure_line(state.gates):
+    data.stopped = bool(session.shouldstop or session.shouldfail)
+    s = state.settings
+    run = RunData(data, state.catalog_files, state.conformance_files, state.framework,
+                  Gates(s.fail_under_text, s.strict, s.gate_partial), _plugin_version())
+    try:
+        run.save(s.data_path)  # not announced, as pytest-cov doesn't announce .coverage
+    except OSError as exc:
+        state.errors.append(f"cannot save the data to {s.data_path}: {exc.strerror or exc}")
+    state.report = CoverageReport(state.catalog, data, catalog_refs=[f.ref for f in state.catalog_files],
+                                  user_sources=state.user_sources, conformance=state.conformance,
+                                  plugin_version=run.plugin_version)
+    state.gates = evaluate_gates(state.report, state.fail_under, strict=s.strict, gate_partial=s.gate_partial)
+    for out in s.outputs:
+        if out.kind == "data":
+            continue
+        try:
+            state.written.append((out.kind, write_report(ReportTarget(out.kind, str(out.path)), state.report,
+                                                         state.gates, out.path.parent)))
+        except OSError as exc:  # the other reports are still written
+            state.errors.append(f"cannot write the {out.kind} report to {out.path}: {exc.strerror or exc}")
+    if gate_failure_line(state.gates) or state.errors:
         session.testsfailed += 1  # as pytest-cov's fail-under: the session's exit status becomes 1
 
 
@@ -268,12 +378,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state.report is None:
         tr.write_line("no report: the test session was interrupted before it finished")
         return
-    term = [t for t in state.targets if t.path is None]
+    term = [t for t in state.settings.targets if t.path is None]
     if term:
         for line in render_term(state.report, state.gates, missing=term[0].kind == "term-missing"):
             tr.write_line(line)
     for kind, path in state.written:
         tr.write_line(f"{kind} report written to {path}")
+    for error in state.errors:
+        tr.write_line(f"kindling-signals: ERROR {error}; check that the folder exists and is writable",
+                      red=True, bold=True)
     failure = gate_failure_line(state.gates)
     if failure:
         tr.write_line(failure, red=True, bold=True)
@@ -301,3 +414,4 @@ def _plugin_version() -> str:
         return version("pytest-kindling-signals")
     except PackageNotFoundError:
         return "unknown"
+

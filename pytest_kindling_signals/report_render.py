@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_kindling_signals.coverage import Coverage, CoverageReport, Finding, GateResult
+from pytest_kindling_signals.compare import Comparison, render_compare_markdown, render_compare_term
+from pytest_kindling_signals.coverage import REPORT_FORMAT_VERSION, Coverage, CoverageReport, Finding, GateResult
 
 __all__ = [
     "ReportTarget",
@@ -25,6 +26,7 @@ __all__ = [
     "render_html",
     "render_json",
     "render_markdown",
+    "render",
     "render_term",
     "write_report",
 ]
@@ -94,6 +96,18 @@ def _summary(report: CoverageReport) -> str:
             f"by {len(report.data.tests)} tests, {report.emissions} emissions")
 
 
+def _scope_line(report: CoverageReport) -> str | None:
+    """``quick reference 88/88 (100.0%), extensions 1/1 (100.0%)``: only when the catalog has more than one part."""
+    shown = report.shown_scopes
+    if not shown:
+        return None
+    return ", ".join(f"{c.name} {c.emitted}/{c.signals} ({c.percent}%)" for _, c in shown)
+
+
+#: Lost tests named per worker in the terminal and Markdown (all of them are in the JSON).
+LOST_TESTS_SHOWN = 10
+
+
 def _partial_line(report: CoverageReport) -> str | None:
     if not report.partial:
         return None
@@ -101,19 +115,64 @@ def _partial_line(report: CoverageReport) -> str | None:
             "unless --kindling-signals-gate-partial is given")
 
 
+def _lost_line(report: CoverageReport, worker: str, why: str) -> str:
+    tests = report.lost_tests.get(worker, [])
+    if not tests:
+        return f"Worker {worker} {why}: it ran no test"
+    shown = ", ".join(tests[:LOST_TESTS_SHOWN])
+    more = f" and {len(tests) - LOST_TESTS_SHOWN} more" if len(tests) > LOST_TESTS_SHOWN else ""
+    return f"Worker {worker} {why}: its {_plural(len(tests), 'test')} are missing from this report: {shown}{more}"
+
+
 def _worker_lines(report: CoverageReport) -> list[str]:
     lines = []
     if report.workers:
         lines.append(f"xdist workers: {', '.join(report.workers)}")
-    lines += [f"Worker {w} {why}: its tests are missing from this report"
-              for w, why in report.workers_without_data.items()]
+    lines += [_lost_line(report, w, why) for w, why in report.workers_without_data.items()]
+    return lines
+
+
+#: Missing payload fields named in the terminal's conformance summary (most frequent first).
+GAP_FIELDS_SHOWN = 6
+_STATUS_WORDS = {"same-name": "same name", "other-name": "other name", "missing": "missing"}
+
+
+def _conformance_lines(report: CoverageReport, *, rows: bool = False) -> list[str]:
+    """The conformance view (spark-kindling): each quick-reference signal under its name, another, or none."""
+    view = report.conformance
+    if view is None:
+        return []
+    summary = view["summary"]
+
+    def statuses(counts: dict[str, int]) -> str:
+        return ", ".join(f"{_STATUS_WORDS[s]} {n}" for s, n in counts.items())
+
+    lines = [f"Conformance to the quick reference ({view['framework']}): {summary['total']} signals: "
+             f"{statuses(summary['by_status'])}"]
+    lines += [f"  {tier}: {statuses(counts)}" for tier, counts in summary["by_tier"].items()]
+    emitting = summary["by_status"]["same-name"] + summary["by_status"]["other-name"]
+    if summary["exercised"] is not None:
+        lines.append(f"  emitted in this run: {summary['exercised']} of the {emitting} it has")
+    if summary["gap_fields"]:
+        fields = list(summary["gap_fields"].items())
+        gaps = ", ".join(f"{f} ({n})" for f, n in fields[:GAP_FIELDS_SHOWN])
+        more = f" and {len(fields) - GAP_FIELDS_SHOWN} more fields" if len(fields) > GAP_FIELDS_SHOWN else ""
+        lines.append(f"  payload gaps: {summary['with_gaps']} signals lack a field: {gaps}{more}")
+    if rows:
+        for r in view["rows"]:
+            if r["status"] == "missing":
+                lines.append(f"  {r['qr_name']}: missing" + (f" ({r['reason']})" if r["reason"] else ""))
+                continue
+            name = r["qr_name"] if r["status"] == "same-name" else f"{r['qr_name']} -> {r['framework_name']}"
+            lacks = f", lacks {', '.join(r['missing_fields'])}" if r["missing_fields"] else ""
+            lines.append(f"  {name}: emitted {r['count'] or 0}{lacks}")
     return lines
 
 
 # -- term -----------------------------------------------------------------------------
 
 def render_term(report: CoverageReport, gates: Sequence[GateResult] = (), *,
-                missing: bool = False) -> list[str]:
+                missing: bool = False, compare: Comparison | None = None) -> list[str]:
     """The terminal section's lines: the coverage table, then never-emitted names and findings."""
     groups: list[Coverage] = [*report.providers, *report.tiers, report.totals]
     w = max(len("Provider"), *(len(c.name) for c in groups))
@@ -132,6 +191,9 @@ def render_term(report: CoverageReport, gates: Sequence[GateResult] = (), *,
     t = report.totals
     lines.append(row("TOTAL", "", t.signals, t.emitted, t.percent + "%"))
     lines.append(_summary(report))
+    scopes = _scope_line(report)
+    if scopes:
+        lines.append(scopes)
     partial = _partial_line(report)
     if partial:
         lines.append(partial)
@@ -145,6 +207,10 @@ def render_term(report: CoverageReport, gates: Sequence[GateResult] = (), *,
         lines += [f"  {what if what.startswith(signal) else f'{signal}: {what}'} "
                   f"({_plural(n, noun)}, first in {test})" for signal, what, n, test in items]
     lines += [f"  note: {n}" for n in report.data.notes]
+    lines += _conformance_lines(report, rows=missing)
+    if compare is not None:
+        compared = render_compare_term(compare)
+        lines += [f"Compared with the base: {compared[0]}", *compared[1:]]
     for g in gates:
         if not g.failed:
             lines.append(f"Gate {g.gate}: {'skipped' if g.skipped else 'passed'}: {g.reason}")
@@ -157,9 +223,13 @@ def _gates_dict(gates: Sequence[GateResult]) -> list[dict[str, Any]]:
     return [{"gate": g.gate, "passed": g.passed, "skipped": g.skipped, "reason": g.reason} for g in gates]
 
 
-def render_json(report: CoverageReport, gates: Sequence[GateResult] = ()) -> str:
-    """The JSON report: ``meta``, ``totals``, ``tiers``, ``providers``, ``signals``, ``findings``, ``gates``."""
-    return json.dumps({**report.to_dict(), "gates": _gates_dict(gates)}, indent=2) + "\n"
+def render_json(report: CoverageReport, gates: Sequence[GateResult] = (), compare: Comparison | None = None) -> str:
+    """The JSON report: ``$schema``, ``meta``, ``totals``, ``scopes``, ``tiers``, ``providers``,
+    ``signals``, ``findings``, ``conformance``, ``gates`` (and ``compare`` when a base is given)."""
+    out = {**report.to_dict(), "gates": _gates_dict(gates)}
+    if compare is not None:
+        out["compare"] = compare.to_dict()
+    return json.dumps(out, indent=2) + "\n"
 
 
 # -- Markdown ------------------------------------------------------------------------------
@@ -172,7 +242,54 @@ def _code(text: str) -> str:
     return "`" + text.replace("|", "\\|") + "`"  # entities are not decoded inside code spans
 
 
-def render_markdown(report: CoverageReport, gates: Sequence[GateResult] = ()) -> str:
+#: Markdown characters spent on "which tests emitted what": a pull-request comment holds 65,536.
+MARKDOWN_TESTS_BUDGET = 30_000
+
+
+def _md_tests(report: CoverageReport) -> list[str]:
+    by_test = report.signals_by_test()
+    if not by_test:
+        return []
+    out = [f"<details><summary>Which tests emitted what ({_plural(len(by_test), 'test')})</summary>", ""]
+    used = 0
+    for i, (test, names) in enumerate(by_test):
+        line = f"- {_code(test)}: " + ", ".join(_code(n) for n in names)
+        used += len(line)
+        if used > MARKDOWN_TESTS_BUDGET:
+            out.append(f"- … and {len(by_test) - i} more tests (all of them are in the JSON and HTML reports)")
+            break
+        out.append(line)
+    return out + ["", "</details>", ""]
+
+
+def _md_conformance(report: CoverageReport) -> list[str]:
+    view = report.conformance
+    if view is None:
+        return []
+    summary = view["summary"]
+    out = [f"### Conformance to the quick reference ({_md(view['framework'])})", "",
+           "| Tier | Same name | Other name | Missing |", "|---|--:|--:|--:|"]
+    out += [f"| {t} | {c['same-name']} | {c['other-name']} | {c['missing']} |" for t, c in summary["by_tier"].items()]
+    s = summary["by_status"]
+    out.append(f"| **all {summary['total']}** | **{s['same-name']}** | **{s['other-name']}** | **{s['missing']}** |")
+    out.append("")
+    if summary["exercised"] is not None:
+        out += [f"Emitted in this run: {summary['exercised']} of the {s['same-name'] + s['other-name']} it has.", ""]
+    if summary["gap_fields"]:
+        gaps = ", ".join(f"`{f}` ({n})" for f, n in summary["gap_fields"].items())
+        out += [f"Payload gaps: {summary['with_gaps']} signals lack a quick-reference field: {gaps}.", ""]
+    out += ["<details><summary>Every quick-reference signal</summary>", "",
+            "| Quick reference | Status | Emitted as | Count | Lacks |", "|---|---|---|--:|---|"]
+    for r in view["rows"]:
+        lacks = ", ".join(f"`{f}`" for f in r["missing_fields"]) or ("" if r["status"] != "missing" else _md(r["reason"]))
+        shown = _code(r["framework_name"]) if r["framework_name"] else "–"
+        count = r["count"] if r["count"] is not None else "–"
+        out.append(f"| {_code(r['qr_name'])} | {_STATUS_WORDS[r['status']]} | {shown} | {count} | {lacks} |")
+    return out + ["", "</details>", ""]
+
+
+def render_markdown(report: CoverageReport, gates: Sequence[GateResult] = (),
+                    compare: Comparison | None = None) -> str:
     """GitHub-flavoured Markdown for a pull-request comment or ``$GITHUB_STEP_SUMMARY``."""
     t = report.totals
     out = ["## Kindling signals: catalog coverage", ""]
@@ -183,6 +300,9 @@ def render_markdown(report: CoverageReport, gates: Sequence[GateResult] = ()) ->
         verdict = " · :white_check_mark: gates passed"
     out.append(f"**{t.percent}%** of catalog signals emitted ({t.emitted} of {t.signals}) by "
                f"{len(report.data.tests)} tests{verdict}")
+    scopes = _scope_line(report)
+    if scopes:
+        out += ["", _md(scopes[0].upper() + scopes[1:])]
     partial = _partial_line(report)
     if partial:
         out += ["", f"> :warning: {_md(partial)}"]
@@ -196,6 +316,8 @@ def render_markdown(report: CoverageReport, gates: Sequence[GateResult] = ()) ->
         for g in gates:
             mark = ":x:" if g.failed else (":fast_forward:" if g.skipped else ":white_check_mark:")
             out.append(f"- {mark} `{g.gate}`: {_md(g.reason)}")
+    if compare is not None:
+        out += ["", render_compare_markdown(compare, heading="### Compared with the base")]
     out += ["", "### Findings", ""]
     for heading, items in _findings(report):
         out.append(f"**{heading}**: {len(items) or 'none'}")
@@ -208,6 +330,8 @@ def render_markdown(report: CoverageReport, gates: Sequence[GateResult] = ()) ->
         out += [f"- **{c.name}**: {', '.join(f'`{n}`' for n in c.missing)}"
                 for c in report.providers if c.missing]
         out += ["", "</details>", ""]
+    out += _md_tests(report)
+    out += _md_conformance(report)
     return "\n".join(out)
 
 
@@ -271,11 +395,16 @@ def _coverage_row(c: Coverage, kind: str) -> str:
             f"<td>{_bar(c)}</td></tr>")
 
 
-def render_html(report: CoverageReport, gates: Sequence[GateResult] = ()) -> str:
+def render_html(report: CoverageReport, gates: Sequence[GateResult] = (), compare: Comparison | None = None) -> str:
     """One self-contained HTML page (inline CSS, no scripts or external assets)."""
     t = report.totals
     p = []
     p.append(f'<h1>Kindling signals: catalog coverage</h1><p class="sub">{_e(_summary(report))}</p>')
+    scopes = _scope_line(report)
+    if scopes:
+        p.append('<p class="sub">' + ", ".join(
+            f'<span data-scope="{_e(sid)}" data-signals="{c.signals}" data-emitted="{c.emitted}">'
+            f"{_e(c.name)} {c.emitted}/{c.signals} ({c.percent}%)</span>" for sid, c in report.shown_scopes) + "</p>")
     partial = _partial_line(report)
     if partial:
         p.append(f'<div class="banner warn" data-partial="true">{_e(partial)}</div>')
@@ -303,7 +432,7 @@ def render_html(report: CoverageReport, gates: Sequence[GateResult] = ()) -> str
              '<span class="chip off">never emitted</span></p>')
     for c in report.providers:
         chips = []
-        for spec in report.catalog.by_provider(c.name):
+        for spec in report.catalog.by_provider(c.namespace or c.name):
             n = report.data.counts.get(spec.name, 0)
             tip = f"{spec.name}: {n} emissions by {len(report.tests_of(spec.name))} tests" if n else \
                 f"{spec.name}: never emitted"
@@ -317,6 +446,10 @@ def render_html(report: CoverageReport, gates: Sequence[GateResult] = ()) -> str
 
     p.append(f"<h2>Findings ({report.findings_count})</h2>")
     p.append(_findings_html(report))
+    if compare is not None:
+        p.append("<h2>Compared with the base</h2>" + "".join(
+            f"<p>{_e(line)}</p>" for line in render_compare_term(compare)))
+    p.append(_conformance_html(report))
 
     by_test = report.signals_by_test()
     p.append(f"<h2>Which tests emitted what ({len(by_test)} tests)</h2>")
@@ -324,13 +457,29 @@ def render_html(report: CoverageReport, gates: Sequence[GateResult] = ()) -> str
         items = "".join(f"<li><code>{_e(n)}</code></li>" for n in names)
         p.append(f'<details data-test="{_e(test)}"><summary><code>{_e(test)}</code> '
                  f"({_plural(len(names), 'signal')})</summary><ul class=\"names\">{items}</ul></details>")
-    meta = report.to_dict()["meta"]
-    p.append(f'<p class="sub">Report format {meta["format_version"]}, plugin {_e(meta["plugin_version"])}; '
-             f'catalogs: {", ".join(_e(Path(s).name) for s in meta["catalogs"])}</p>')
+    p.append(f'<p class="sub">Report format {REPORT_FORMAT_VERSION}, plugin {_e(report.plugin_version)}; '
+             f'catalogs: {", ".join(_e(ref) for ref in report.catalog_refs)}</p>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
             f"<title>Kindling signals: {t.percent}% catalog coverage</title><style>{_CSS}</style></head>"
             f"<body><main>{''.join(p)}</main></body></html>\n")
+
+
+def _conformance_html(report: CoverageReport) -> str:
+    view = report.conformance
+    if view is None:
+        return ""
+    lines = _conformance_lines(report)
+    head = f"<h2>{_e(lines[0].split(':', 1)[0])}</h2>" + "".join(f"<p class=\"sub\">{_e(x.strip())}</p>" for x in lines)
+    rows = "".join(
+        f'<tr data-conformance="{_e(r["status"])}" data-qr="{_e(r["qr_name"])}"><td><code>{_e(r["qr_name"])}</code></td>'
+        f"<td>{_e(_STATUS_WORDS[r['status']])}</td>"
+        f"<td>{'<code>' + _e(r['framework_name']) + '</code>' if r['framework_name'] else '&ndash;'}</td>"
+        f"<td class=\"n\">{r['count'] if r['count'] is not None else '&ndash;'}</td>"
+        f"<td>{_e(', '.join(r['missing_fields']) or r['reason'])}</td></tr>"
+        for r in view["rows"])
+    return (head + "<table><tr><th>Quick reference</th><th>Status</th><th>Emitted as</th><th>Count</th>"
+            f"<th>Lacks</th></tr>{rows}</table>")
 
 
 def _findings_html(report: CoverageReport) -> str:
@@ -364,16 +513,26 @@ def _findings_html(report: CoverageReport) -> str:
 
 # -- writing ----------------------------------------------------------------------------------
 
-_RENDERERS = {"json": render_json, "markdown": render_markdown, "html": render_html}
+_RENDERERS: dict[str, Any] = {"json": render_json, "markdown": render_markdown, "html": render_html}
+
+
+def render(kind: str, report: CoverageReport, gates: Sequence[GateResult] = (),
+           compare: Comparison | None = None) -> str:
+    """The text of a file report: ``json``, ``markdown`` or ``html``."""
+    return _RENDERERS[kind](report, gates, compare)
 
 
 def write_report(target: ReportTarget, report: CoverageReport, gates: Sequence[GateResult],
-                 base: Path) -> Path:
-    """Render ``target`` into its file (relative paths from ``base``); returns the path written."""
+                 base: Path, compare: Comparison | None = None) -> Path:
+    """Render ``target`` into its file (relative paths from ``base``); returns the path written.
+
+    Folders on the way are created; :class:`OSError` when the file can't be written.
+    """
     assert target.path is not None
     path = Path(target.path)
     if not path.is_absolute():
         path = base / path
+    text = render(target.kind, report, gates, compare)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_RENDERERS[target.kind](report, gates), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path

@@ -1,13 +1,53 @@
 """A small project with its own provider and catalog, run through ``pytester`` as a user would.
 
 The shop's catalog adds 4 signals in a tier of their own ("shop") to the
-built-in 88, so the numbers in the reports are exact: the two tests in
-``test_shop.py`` emit 3 of the 4 (``shop.refunded`` never fires).
+built-in catalog (the quick reference's 88 and its extensions), so the
+numbers in the reports are exact: the two tests in ``test_shop.py`` emit 3
+of the 4 (``shop.refunded`` never fires). Numbers that depend on the
+built-in catalog's size are derived from it (:data:`TOTAL`, :func:`row`...).
 """
 
 from __future__ import annotations
 
 import pytest
+
+from kindling.signal_catalog import load_catalog
+
+BUILTIN = load_catalog()
+#: Signals in the shop project's report: the built-in catalog's and the shop's 4.
+TOTAL = len(BUILTIN) + 4
+QUICK_REFERENCE = sum(not s.extension for s in BUILTIN.values())
+EXTENSIONS = len(BUILTIN) - QUICK_REFERENCE
+
+
+def pct(emitted: int, signals: int, places: int = 1) -> str:
+    """A percentage as reports show it: rounded down."""
+    scaled = emitted * 100 * 10 ** places // signals
+    whole, frac = divmod(scaled, 10 ** places)
+    return f"{whole}.{frac:0{places}d}"
+
+
+def row(name: str, tier: str, signals: int, emitted: int) -> str:
+    """A line of the terminal table (the built-in providers' names set its widths)."""
+    return f"{name:<22}  {tier:<8}  {signals:>7}  {emitted:>7}  {pct(emitted, signals) + '%':>6}".rstrip()
+
+
+def total_row(emitted: int) -> str:
+    return row("TOTAL", "", TOTAL, emitted)
+
+
+def summary(emitted: int, tests: int, emissions: int) -> str:
+    return (f"{emitted} of {TOTAL} catalog signals emitted ({pct(emitted, TOTAL)}%) by {tests} tests, "
+            f"{emissions} emissions")
+
+
+def scopes(shop: int) -> str:
+    """The scope line of a shop run that emits ``shop`` of the shop's 4 signals and nothing else."""
+    parts = [f"quick reference 0/{QUICK_REFERENCE} (0.0%)"]
+    if EXTENSIONS:
+        parts.append(f"extensions 0/{EXTENSIONS} (0.0%)")
+    parts.append(f"your catalogs {shop}/4 ({pct(shop, 4)}%)")
+    return ", ".join(parts)
 
 SHOP_CATALOG = """\
 format: kindling-signal-catalog/1

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_project import SHOP_CATALOG
+from report_project import SHOP_CATALOG, TOTAL, pct
 
 from kindling.signal_catalog import load_catalog
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter, add_global_tap
@@ -160,7 +160,7 @@ def test_worker_data_round_trips_and_merges_like_one_run(merger: Merger) -> None
 def test_unreadable_worker_data_is_named() -> None:
     controller = ControllerCollector(load_catalog())
     controller.worker_finished("gw0", {"version": 99})
-    assert controller.problems == {"gw0": "sent unreadable data: kindling-signals data version 99 is not 1; "
+    assert controller.problems == {"gw0": "sent unreadable data: kindling-signals data version 99 is not 2; "
                                           "run the controller and workers on one plugin version"}
 
 
@@ -201,8 +201,8 @@ def test_gate_results_and_the_one_line(tmp_path: Path) -> None:
     results = evaluate_gates(report, parse_fail_under("shop:75,total:4", report.catalog.tiers))
     assert [(r.gate, r.passed) for r in results] == [("shop:75", True), ("total:4", False)]
     assert gate_failure_line(results) == (
-        "kindling-signals: FAILED total coverage 3/92 (3.2%) < 4%, never emitted: datapipes.pre_run, "
-        "datapipes.post_run, datapipes.run_failed and 86 more")
+        f"kindling-signals: FAILED total coverage 3/{TOTAL} ({pct(3, TOTAL)}%) < 4%, never emitted: "
+        f"datapipes.pre_run, datapipes.post_run, datapipes.run_failed and {TOTAL - 6} more")
     assert gate_failure_line(results[:1]) is None
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-import shlex
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,23 +71,100 @@ def test_the_pyproject_settings_in_the_docs(shop_project: pytest.Pytester) -> No
     assert settings["kindling_signals_fail_under"] == "critical:100,high:90"
 
 
-@pytest.mark.slow
-def test_the_github_actions_job(shop_project: pytest.Pytester) -> None:
-    (workflow,) = [yaml.safe_load(b) for b in blocks("ci.md", "yaml")]
-    (step,) = [s for s in workflow["jobs"]["tests"]["steps"] if "--kindling-signals" in s.get("run", "")]
-    summary = shop_project.path / "step_summary.md"
-    command = shlex.split(step["run"].replace("$GITHUB_STEP_SUMMARY", str(summary)))
-    assert command[:3] == ["python", "-m", "pytest"]
-    result = shop_project.runpytest_subprocess(*command[3:])
-    result.assert_outcomes(passed=2)
+def test_checking_a_report_as_the_docs_show(shop_project: pytest.Pytester) -> None:
+    ns: dict[str, Any] = {}
+    run_blocks("report.md", namespace=ns)
+    shop_project.runpytest("--kindling-signals", "--kindling-signals-report=json:r.json")
+    assert ns["check_report"](shop_project.path / "r.json") is True
+
+
+def test_the_write_error_quoted_in_the_docs(shop_project: pytest.Pytester) -> None:
+    quoted = next(b for b in blocks("report.md", "text") if b.startswith("kindling-signals: ERROR")).strip()
+    shop_project.makepyfile(test_breaks="import pathlib\n\ndef test_out_becomes_a_file():\n"
+                                        "    pathlib.Path('out').write_text('a file, not a folder')\n")
+    result = shop_project.runpytest("--kindling-signals", "--kindling-signals-report=html:out/r.html",
+                                    "--kindling-signals-report=json:r.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert section(result)[-1].startswith("kindling-signals: FAILED critical coverage 0/30 (0.0%) < 100%, "
-                                          "never emitted: datapipes.pre_run")
-    assert summary.read_text(encoding="utf-8").startswith(
-        "## Kindling signals: catalog coverage\n\n**3.2%** of catalog signals emitted (3 of 92) by 2 tests · "
-        ":x: gate failed")
-    assert (shop_project.path / "signal-coverage.json").exists()
-    assert (shop_project.path / "signal-coverage.html").exists()
+    real = next(line for line in section(result) if line.startswith("kindling-signals: ERROR"))
+    assert real.replace(str(shop_project.path), "/ci") == quoted
+    assert (shop_project.path / "r.json").exists()  # the other report is written all the same
+
+
+def _ci_env(project: pytest.Pytester) -> dict[str, str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GITHUB_STEP_SUMMARY": str(project.path / "step_summary.md")}
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def _sh(project: pytest.Pytester, script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", script], cwd=project.path, env=_ci_env(project), capture_output=True,
+                          text=True, check=False)
+
+
+CI_PROJECT_INI = ("[pytest]\nkindling_signals_catalogs = shop_catalog.yaml\n"
+                  "kindling_signals_fail_under = shop:100\nkindling_signals_strict = true\n")
+#: A cheap ``spark`` fixture: the tests that use it are marked spark, as in this project's suite.
+CI_PROJECT_SPARK = ("import pytest\nfrom shop import new_shop\n\n@pytest.fixture(scope='session')\n"
+                    "def spark():\n    yield 'spark'\n")
+CI_PROJECT_SPARK_TESTS = "from shop import new_shop\n\ndef test_refund(spark):\n    new_shop().refund(amount=1)\n"
+
+
+@pytest.mark.slow
+def test_the_one_job_command(shop_project: pytest.Pytester) -> None:
+    (command,) = blocks("ci.md", "bash")[:1]
+    done = _sh(shop_project, command.strip())
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = (shop_project.path / "step_summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("## Kindling signals: catalog coverage\n\n**")
+
+
+@pytest.mark.slow
+def test_the_github_actions_workflow_runs_its_commands(shop_project: pytest.Pytester) -> None:
+    """The fast job, the Spark job and the signals job's commands, run as the workflow runs them."""
+    (workflow,) = [yaml.safe_load(b) for b in blocks("ci.md", "yaml")]
+    shop_project.makeini(CI_PROJECT_INI)
+    shop_project.makeconftest(CI_PROJECT_SPARK)
+    shop_project.makepyfile(test_on_spark=CI_PROJECT_SPARK_TESTS)
+
+    def steps(job: str) -> list[dict[str, str]]:
+        return [s for s in workflow["jobs"][job]["steps"] if "run" in s and "pip install" not in s["run"]]
+
+    for job in ("fast", "spark"):
+        (step,) = steps(job)
+        done = _sh(shop_project, step["run"])
+        assert done.returncode == 0, done.stdout  # partial: the coverage gate is skipped
+        assert "Gate shop:100: skipped" in done.stdout
+    signals = steps("signals")
+    keep = next(s for s in signals if s["run"].startswith("cp "))
+    outputs = {}
+    for step in signals:
+        if step is keep:
+            continue
+        if step["run"].startswith("kindling-signals compare"):
+            _sh(shop_project, keep["run"])  # as if main had run: its data is this very run's
+        done = _sh(shop_project, step["run"])
+        assert done.returncode == 0, f"{step['name']}: {done.stdout}{done.stderr}"
+        outputs[step["name"]] = done.stdout
+    assert outputs["Combine the two jobs' data"].endswith("(whole suite)\n")
+    report = outputs["Gate on the whole suite, write the reports"].splitlines()
+    assert "Gate shop:100: passed: shop coverage 4/4 (100.0%) >= 100%" in report
+    assert "No change: the same signals covered and the same findings." in outputs["Compare with main"]
+    assert (shop_project.path / "step_summary.md").read_text(encoding="utf-8").startswith(
+        "## Kindling signals: catalog coverage\n\n**")
+    for name in ("signal-coverage.json", "signal-coverage.html", "signal-compare.md"):
+        assert (shop_project.path / name).exists(), name
     quoted = next(b for b in blocks("ci.md", "text")).strip()
-    assert re.fullmatch(r"kindling-signals: FAILED critical coverage \d+/30 \(\d+\.\d%\) < 100%, never emitted: .+",
+    assert re.fullmatch(r"kindling-signals: FAILED total coverage \d+/\d+ \(\d+\.\d%\) < 100%, never emitted: .+",
                         quoted)
+
+
+@pytest.mark.slow
+def test_the_local_commands(shop_project: pytest.Pytester) -> None:
+    shop_project.makeini(CI_PROJECT_INI)
+    shop_project.makeconftest(CI_PROJECT_SPARK)
+    shop_project.makepyfile(test_on_spark=CI_PROJECT_SPARK_TESTS)
+    local = blocks("ci.md", "bash")[1]
+    done = _sh(shop_project, "set -e\n" + local)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Gate shop:100: passed: shop coverage 4/4 (100.0%) >= 100%" in done.stdout.splitlines()

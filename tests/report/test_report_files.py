@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from importlib.metadata import version
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
-from report_project import section
+from report_project import EXTENSIONS, QUICK_REFERENCE, TOTAL, pct, section
 
 pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
 
@@ -22,22 +21,30 @@ def run_json(project: pytest.Pytester, *args: str) -> dict[str, Any]:
 
 def test_json_shape(bad_tests: pytest.Pytester) -> None:
     report = run_json(bad_tests)
-    assert list(report) == ["meta", "totals", "tiers", "providers", "signals", "findings", "gates"]
+    assert list(report) == ["$schema", "meta", "totals", "scopes", "tiers", "providers", "signals", "findings",
+                            "conformance", "gates"]
+    assert report["$schema"] == "urn:kindling-signals:schema:report:1"
     meta = report["meta"]
     assert (meta["format"], meta["format_version"], meta["partial"], meta["workers"]) == \
         ("kindling-signals-report", 1, False, [])
     assert meta["plugin_version"] == version("pytest-kindling-signals")
-    assert [Path(c).name for c in meta["catalogs"]] == ["signal_catalog.yaml", "shop_catalog.yaml"]
+    # the same on every machine: package-relative for an installed one, rootdir-relative for the user's
+    assert meta["catalogs"] == ["kindling:signal_catalog.yaml", "shop_catalog.yaml"]
+    assert report["scopes"] == {
+        "quick-reference": {"signals": QUICK_REFERENCE, "emitted": 0, "percent": 0.0},
+        "extensions": {"signals": EXTENSIONS, "emitted": 0, "percent": 0.0 if EXTENSIONS else 100.0},
+        "user-catalogs": {"signals": 4, "emitted": 4, "percent": 100.0}}
+    assert report["conformance"] is None
     assert (meta["tests"], meta["emissions"]) == (5, 7)
     assert {k: report["totals"][k] for k in ("signals", "emitted", "percent")} == \
-        {"signals": 92, "emitted": 4, "percent": 4.34}
+        {"signals": TOTAL, "emitted": 4, "percent": float(pct(4, TOTAL, 2))}
     assert report["tiers"]["shop"] == {"signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
     assert report["tiers"]["critical"]["missing"][:2] == ["datapipes.pre_run", "datapipes.post_run"]
     assert report["providers"]["ShopService"] == {
         "namespace": "shop", "tier": "shop", "signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
-    assert len(report["signals"]) == 92
+    assert len(report["signals"]) == TOTAL
     assert report["signals"]["shop.pre_checkout"] == {
-        "provider": "ShopService", "tier": "shop", "count": 3,
+        "provider": "ShopService", "tier": "shop", "extension": False, "count": 3,
         "tests": ["test_bad.py::test_unclosed", "test_shop.py::test_checkout",
                   "test_shop.py::test_checkout_declined"]}
     assert report["signals"]["entity.post_merge"]["count"] == 0
@@ -59,8 +66,8 @@ def test_json_lists_the_gates_and_their_verdicts(shop_project: pytest.Pytester) 
     assert report["gates"] == [
         {"gate": "shop:75", "passed": True, "skipped": False, "reason": "shop coverage 3/4 (75.0%) >= 75%"},
         {"gate": "total:5", "passed": False, "skipped": False,
-         "reason": "total coverage 3/92 (3.2%) < 5%, never emitted: datapipes.pre_run, "
-                   "datapipes.post_run, datapipes.run_failed and 86 more"}]
+         "reason": f"total coverage 3/{TOTAL} ({pct(3, TOTAL)}%) < 5%, never emitted: datapipes.pre_run, "
+                   f"datapipes.post_run, datapipes.run_failed and {TOTAL - 6} more"}]
 
 
 def test_markdown_for_a_pull_request_or_job_summary(bad_tests: pytest.Pytester) -> None:
@@ -71,18 +78,18 @@ def test_markdown_for_a_pull_request_or_job_summary(bad_tests: pytest.Pytester) 
     assert lines[:3] == [
         "## Kindling signals: catalog coverage",
         "",
-        "**4.3%** of catalog signals emitted (4 of 92) by 5 tests · :white_check_mark: gates passed",
+        f"**{pct(4, TOTAL)}%** of catalog signals emitted (4 of {TOTAL}) by 5 tests · :white_check_mark: gates passed",
     ]
     for row in ["| Provider | Tier | Signals | Emitted | Cover |",
                 "| ShopService | shop | 4 | 4 | 100.0% |",
                 "| **shop** | | 4 | 4 | 100.0% |",
-                "| **TOTAL** | | **92** | **4** | **4.3%** |",
+                f"| **TOTAL** | | **{TOTAL}** | **4** | **{pct(4, TOTAL)}%** |",
                 "- :white_check_mark: `shop:100`: shop coverage 4/4 (100.0%) >= 100%",
                 "| `shop.refunded` | field 'amount': expected number, got string '3' | 1 "
                 "| `test_bad.py::test_bad_payload` |",
                 "| `shop.pre_checkout` | shop.pre_checkout (operation &lt;id>) was never closed by "
                 "shop.post_checkout or shop.checkout_failed | 1 | `test_bad.py::test_unclosed` |",
-                "<details><summary>Never emitted (88)</summary>"]:
+                f"<details><summary>Never emitted ({TOTAL - 4})</summary>"]:
         assert row in lines, row
 
 
@@ -128,9 +135,9 @@ def test_html_is_one_self_contained_page_that_holds_the_numbers(bad_tests: pytes
     shop = page.rows[("provider", "ShopService")]
     assert (shop["data-signals"], shop["data-emitted"], shop["data-percent"]) == ("4", "4", "100.0")
     total = page.rows[("total", "TOTAL")]
-    assert (total["data-signals"], total["data-emitted"], total["data-percent"]) == ("92", "4", "4.3")
+    assert (total["data-signals"], total["data-emitted"], total["data-percent"]) == (str(TOTAL), "4", pct(4, TOTAL))
     assert page.rows[("tier", "critical")]["data-emitted"] == "0"
-    assert len(page.missing) == 88 and "shop.refunded" not in page.missing
+    assert len(page.missing) == TOTAL - 4 and "shop.refunded" not in page.missing
     assert page.emitted == {"shop.pre_checkout": 3, "shop.post_checkout": 1,
                             "shop.checkout_failed": 1, "shop.refunded": 1}
     assert page.findings == ["undocumented", "payload", "lifecycle"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from report_project import section
+from report_project import TOTAL, pct, section
 
 pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
 
 SHOP_UNDER_100 = "kindling-signals: FAILED shop coverage 3/4 (75.0%) < 100%, never emitted: shop.refunded"
 FORMS = ("use a percentage like 95, or per tier like critical:100,high:90 (total:95 for the total) "
-         "(tiers: critical, high, moderate, shop)")
+         "(tiers: critical, high, moderate, shop; other scopes: total, quick-reference, extensions, user-catalogs)")
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -25,18 +25,20 @@ def test_a_failed_tier_gate_fails_the_session_with_one_line(shop_project: pytest
 
 
 def test_a_passed_gate_keeps_the_exit_status(shop_project: pytest.Pytester) -> None:
-    result = run(shop_project, "--kindling-signals-fail-under=shop:75,total:3.2")
+    result = run(shop_project, "--kindling-signals-fail-under=shop:75,total:3")
     assert result.ret == pytest.ExitCode.OK
     assert section(result)[-2:] == ["Gate shop:75: passed: shop coverage 3/4 (75.0%) >= 75%",
-                                    "Gate total:3.2: passed: total coverage 3/92 (3.2%) >= 3.2%"]
+                                    f"Gate total:3: passed: total coverage 3/{TOTAL} ({pct(3, TOTAL)}%) >= 3%"]
 
 
 def test_counts_are_compared_not_rounded_percentages(shop_project: pytest.Pytester) -> None:
-    """3/92 is 3.26%: it shows as 3.2% yet fails a 3.27 gate and passes 3.26."""
-    assert run(shop_project, "--kindling-signals-fail-under=3.26").ret == pytest.ExitCode.OK
-    result = run(shop_project, "--kindling-signals-fail-under=3.27")
+    """3/92 is 3.26%: it shows as 3.2% yet fails a 3.27 gate and passes 3.26 (likewise for any size)."""
+    below, above = pct(3, TOTAL, 2), f"{float(pct(3, TOTAL, 2)) + 0.01:.2f}"
+    assert run(shop_project, f"--kindling-signals-fail-under={below}").ret == pytest.ExitCode.OK
+    result = run(shop_project, f"--kindling-signals-fail-under={above}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert section(result)[-1].startswith("kindling-signals: FAILED total coverage 3/92 (3.2%) < 3.27%")
+    assert section(result)[-1].startswith(f"kindling-signals: FAILED total coverage 3/{TOTAL} ({pct(3, TOTAL)}%) "
+                                          f"< {above}%")
 
 
 def test_several_gates_fail_on_one_line(bad_tests: pytest.Pytester) -> None:
@@ -88,7 +90,10 @@ def test_gates_from_the_ini_and_the_command_line_wins(shop_project: pytest.Pytes
 @pytest.mark.parametrize("value, problem", [
     ("abc", "'abc' is not a number"),
     ("101", "'101' is not a percentage between 0 and 100"),
-    ("critcal:100", "unknown tier 'critcal' (did you mean 'critical'?)"),
+    ("critcal:100", "unknown tier or scope 'critcal' (did you mean 'critical'?)"),
+    ("95 %", "'95 %' is not a number"),
+    ("1e2", "'1e2' is not a number"),
+    ("NaN", "'NaN' is not a number"),
     ("shop:90,shop:80", "'shop' is given twice"),
     ("critical:100,", "empty gate"),
 ])
@@ -108,9 +113,10 @@ PARTIAL = ": coverage gates are not applied unless --kindling-signals-gate-parti
 
 
 @pytest.mark.parametrize("args, reasons", [
-    (["-k", "declined"], "-k 'declined'; 1 test deselected"),
-    (["-m", "not slow"], "-m 'not slow'"),
+    (["-k", "declined"], "1 test deselected (-k 'declined')"),
+    (["--deselect", "test_shop.py::test_checkout_declined"], "1 test deselected (--deselect)"),
     (["test_shop.py::test_checkout"], "node ids given"),
+    (["test_shop.py"], "file or folder arguments (test_shop.py)"),
 ])
 def test_partial_runs_are_marked_and_not_gated(shop_project: pytest.Pytester, args: list[str],
                                                reasons: str) -> None:
@@ -120,6 +126,29 @@ def test_partial_runs_are_marked_and_not_gated(shop_project: pytest.Pytester, ar
     assert f"Partial run ({reasons}){PARTIAL}" in lines
     assert lines[-1].startswith("Gate shop:100: skipped: shop coverage ")
     assert lines[-1].endswith("< 100%, not applied: partial run")
+
+
+def test_a_selection_that_leaves_nothing_out_is_a_whole_run(shop_project: pytest.Pytester) -> None:
+    result = run(shop_project, "--kindling-signals-fail-under=shop:100", "-m", "not slow", ".")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # gated: every test ran
+    assert not [line for line in section(result) if line.startswith("Partial run")]
+    assert section(result)[-1] == SHOP_UNDER_100
+
+
+def test_an_ignore_on_the_command_line_makes_a_run_partial(shop_project: pytest.Pytester) -> None:
+    shop_project.makepyfile(test_scratch="def test_scratch():\n    pass\n")
+    result = run(shop_project, "--kindling-signals-fail-under=shop:100", "--ignore", "test_scratch.py")
+    assert result.ret == pytest.ExitCode.OK
+    assert f"Partial run (--ignore test_scratch.py){PARTIAL}" in section(result)
+
+
+def test_an_ignore_in_the_ini_addopts_defines_the_suite(shop_project: pytest.Pytester) -> None:
+    shop_project.makepyfile(test_scratch="def test_scratch():\n    pass\n")
+    shop_project.makeini("[pytest]\nkindling_signals_catalogs = shop_catalog.yaml\n"
+                         "addopts = --ignore=test_scratch.py\n")
+    result = run(shop_project, "--kindling-signals-fail-under=shop:100")
+    result.assert_outcomes(passed=2)
+    assert section(result)[-1] == SHOP_UNDER_100
 
 
 def test_gate_partial_gates_partial_runs(shop_project: pytest.Pytester) -> None:
@@ -148,4 +177,4 @@ def test_a_run_stopped_by_maxfail_is_partial(shop_project: pytest.Pytester) -> N
     shop_project.makepyfile(test_a_fails="def test_fails():\n    assert False\n")
     result = run(shop_project, "-x", "--kindling-signals-fail-under=shop:100")
     result.assert_outcomes(failed=1)
-    assert f"Partial run (stopped early){PARTIAL}" in section(result)
+    assert f"Partial run (stopped early: 2 tests not run){PARTIAL}" in section(result)

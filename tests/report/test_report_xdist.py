@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
-from report_project import BAD_FINDINGS, section
+from report_project import BAD_FINDINGS, scopes, section, summary, total_row
 
 pytestmark = [pytest.mark.kindling_signals_ignore, pytest.mark.slow]  # pytester runs emit bad signals on purpose
 
@@ -38,10 +39,11 @@ def test_the_same_lines_in_serial_and_under_xdist(bad_tests: pytest.Pytester, di
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     lines = section(result)
     workers = ["xdist workers: gw0, gw1"] if dist else []
-    start = lines.index("TOTAL                                  92        4    4.3%")
+    start = lines.index(total_row(4))
     assert lines[start:] == [
-        "TOTAL                                  92        4    4.3%",
-        "4 of 92 catalog signals emitted (4.3%) by 9 tests, 15 emissions",
+        total_row(4),
+        summary(4, 9, 15),
+        scopes(4),
         *workers,
         *BAD_FINDINGS,
         "Gate shop:100: passed: shop coverage 4/4 (100.0%) >= 100%",
@@ -50,24 +52,47 @@ def test_the_same_lines_in_serial_and_under_xdist(bad_tests: pytest.Pytester, di
     ]
 
 
-def _json(project: pytest.Pytester, dist: list[str], name: str) -> dict[str, Any]:
-    run(project, dist, f"--kindling-signals-report=json:{name}").assert_outcomes(passed=9)
+def _json(project: pytest.Pytester, dist: list[str], name: str, passed: int = 9) -> dict[str, Any]:
+    run(project, dist, f"--kindling-signals-report=json:{name}").assert_outcomes(passed=passed)
     return json.loads((project.path / name).read_text(encoding="utf-8"))
 
 
+SHARED_FIXTURE_TESTS = '''
+import pytest
+from shop import new_shop
+
+@pytest.fixture(scope="session")
+def till():
+    new_shop().refund(amount=1)   # set-up and teardown belong to the fixture,
+    yield                         # never to the test that happened to run first or last
+    new_shop().refund(amount=2)
+
+def test_opens_the_till(till):
+    pass
+'''
+
+
 def test_the_json_report_equals_a_serial_runs(bad_tests: pytest.Pytester) -> None:
-    bad_tests.makepyfile(test_more=MORE_SHOP_TESTS)
-    serial = _json(bad_tests, [], "serial.json")
-    xdist = _json(bad_tests, ["-n", "2"], "xdist.json")
+    bad_tests.makepyfile(test_more=MORE_SHOP_TESTS, test_till=SHARED_FIXTURE_TESTS)
+    serial = _json(bad_tests, [], "serial.json", passed=10)
+    xdist = _json(bad_tests, ["-n", "2"], "xdist.json", passed=10)
     assert (serial["meta"].pop("workers"), xdist["meta"].pop("workers")) == ([], ["gw0", "gw1"])
     assert xdist == serial
+    # the till's teardown ran after whichever test came last, in either run
+    assert serial["signals"]["shop.refunded"]["tests"] == ["<fixture till>", "test_bad.py::test_bad_payload"]
     assert xdist["signals"]["shop.post_checkout"]["tests"] == [
         "test_more.py::test_many_checkouts[a]", "test_more.py::test_many_checkouts[b]",
         "test_more.py::test_many_checkouts[c]", "test_more.py::test_many_checkouts[d]",
         "test_shop.py::test_checkout"]
 
 
-def test_a_worker_that_sent_nothing_is_named(shop_project: pytest.Pytester) -> None:
+def _ran_by(result: pytest.RunResult, worker: str) -> set[str]:
+    """The tests xdist's verbose output says ``worker`` ran (``[gw1] [ 16%] PASSED test_x.py::test_y``)."""
+    found = (re.match(rf"\[{worker}\] \[\s*\d+%\] \w+ (\S+)", line) for line in result.outlines)
+    return {m.group(1) for m in found if m}
+
+
+def test_a_worker_that_sent_nothing_is_named_with_its_tests(shop_project: pytest.Pytester) -> None:
     shop_project.makeconftest('''
         import pytest
 
@@ -77,9 +102,56 @@ def test_a_worker_that_sent_nothing_is_named(shop_project: pytest.Pytester) -> N
                 session.config.workeroutput.pop("kindling_signals", None)
     ''')
     shop_project.makepyfile(test_more=MORE_SHOP_TESTS)
-    result = run(shop_project, ["-n", "2"], "--kindling-signals-fail-under=shop:100")
+    result = run(shop_project, ["-n", "2"], "-v", "--kindling-signals-fail-under=shop:100",
+                 "--kindling-signals-report=term", "--kindling-signals-report=json:r.json")
     result.assert_outcomes(passed=6)
+    lost = _ran_by(result, "gw1")
+    assert lost, "gw1 ran no test: the check below would prove nothing"
+    report = json.loads((shop_project.path / "r.json").read_text(encoding="utf-8"))
+    order = ["test_more.py::test_many_checkouts[a]", "test_more.py::test_many_checkouts[b]",
+             "test_more.py::test_many_checkouts[c]", "test_more.py::test_many_checkouts[d]",
+             "test_shop.py::test_checkout", "test_shop.py::test_checkout_declined"]
+    assert report["meta"]["lost_tests"] == {"gw1": [t for t in order if t in lost]}  # in collection order
+    assert report["meta"]["workers_without_data"] == {"gw1": "sent no data"}
     lines = section(result)
-    assert "Worker gw1 sent no data: its tests are missing from this report" in lines
-    assert any(line.startswith("Partial run (worker gw1 sent no data)") for line in lines)
+    n = len(lost)
+    assert (f"Worker gw1 sent no data: its {n} test{'s' if n > 1 else ''} are missing from this report: "
+            f"{', '.join(t for t in order if t in lost)}") in lines
+    assert any(line.startswith(f"Partial run (worker gw1 sent no data: {n} test{'s' if n > 1 else ''} missing)")
+               for line in lines)
     assert result.ret == pytest.ExitCode.OK  # the coverage gate is not applied to a partial report
+
+
+def test_a_crashed_worker_is_named_with_the_test_it_crashed_in(shop_project: pytest.Pytester) -> None:
+    shop_project.makepyfile(test_crash="import os\n\ndef test_crash():\n    os._exit(3)\n")
+    result = run(shop_project, ["-n", "2"], "-v", "--kindling-signals-report=json:r.json")
+    result.assert_outcomes(passed=2, failed=1)
+    report = json.loads((shop_project.path / "r.json").read_text(encoding="utf-8"))
+    (worker, lost), = report["meta"]["lost_tests"].items()
+    assert report["meta"]["workers_without_data"][worker].startswith("crashed")
+    assert lost[-1] == "test_crash.py::test_crash" and set(lost) == _ran_by(result, worker) | {lost[-1]}
+    assert report["meta"]["partial"]
+
+
+SPARK_SESSION_TESTS = '''
+def test_uses_spark(spark):
+    assert spark.range(1).count() == 1
+
+def test_runs_after_it():
+    pass
+'''
+
+
+@pytest.mark.spark
+def test_the_spark_fixture_owns_its_session_signals_serial_and_under_xdist(pytester: pytest.Pytester) -> None:
+    """session.created and session.stopped belong to ``<fixture spark>``, never to a test."""
+    pytester.makepyfile(test_session=SPARK_SESSION_TESTS)
+    reports = {}
+    for name, dist in (("serial", []), ("xdist", ["-n", "2"])):
+        run(pytester, dist, f"--kindling-signals-report=json:{name}.json", "-p", "no:randomly").assert_outcomes(passed=2)
+        reports[name] = json.loads((pytester.path / f"{name}.json").read_text(encoding="utf-8"))
+        signals = reports[name]["signals"]
+        assert signals["session.created"]["tests"] == ["<fixture spark>"], name
+        assert signals["session.stopped"]["tests"] == ["<fixture spark>"], name
+    assert ({n: s["tests"] for n, s in reports["serial"]["signals"].items()}
+            == {n: s["tests"] for n, s in reports["xdist"]["signals"].items()})
