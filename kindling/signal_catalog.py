@@ -64,3 +64,20 @@ def load_catalog(*extra: str | os.PathLike[str], builtin: bool = True) -> Signal
     if not extra:
         raise CatalogError("load_catalog(builtin=False) needs at least one catalog file")
     return load_catalog_files(*extra, inherit_from=load_catalog_files(BUILTIN_CATALOG_PATH))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kindling.signal_catalog [--format markdown|jsonschema|asyncapi]``: validate the
+    built-in catalog and say what it holds, or export it (the plugin's ``kindling-signals catalog``)."""
+    import sys
+
+    from pytest_kindling_signals.cli import main as cli
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args:
+        return cli(["catalog", "export", str(BUILTIN_CATALOG_PATH), *args])
+    return cli(["catalog", "validate", str(BUILTIN_CATALOG_PATH)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

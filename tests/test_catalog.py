@@ -572,3 +572,12 @@ def test_the_shipped_catalogs_and_the_schema_agree() -> None:
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert list(Draft202012Validator(catalog_schema()).iter_errors(data)) == [], path
+
+
+def test_python_m_kindling_signal_catalog_validates_and_exports(capsys: pytest.CaptureFixture[str]) -> None:
+    from kindling.signal_catalog import main
+
+    assert main([]) == 0
+    assert capsys.readouterr().out.strip().endswith(": ok, 89 signals in 12 providers")
+    assert main(["--format", "markdown"]) == 0
+    assert capsys.readouterr().out.startswith("# Signal catalog\n")
