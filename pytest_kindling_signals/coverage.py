@@ -349,9 +349,10 @@ def why_partial(data: SessionData) -> list[str]:
 # itself. A payload's verdict depends only on its signal, its keys, the exact
 # types of its values (recursively, with floats split into non-finite / whole /
 # fractional), and, for fields with value constraints, whether each value meets
-# them. Payloads with a known-valid shape skip the schema; everything else
-# (including every invalid payload, so each finding keeps its own values) is
-# validated in full.
+# them. So verdicts are remembered by that shape, invalid ones too: a payload of
+# a known shape costs one key and one look-up; a known-invalid one adds one to
+# each of its findings (which keep the values, test and message of their first
+# occurrence). Only the first payload of each shape is validated in full.
 
 class _Uncacheable(Exception):
     pass
@@ -360,94 +361,107 @@ class _Uncacheable(Exception):
 _SCALARS = frozenset({str, int, bool, type(None)})
 _KNOWN_KEYWORDS = frozenset({"type", "items", "minimum", "maximum", "enum", "format",
                              "pattern", "description"})
+_ABSENT: Any = object()
 
 
-def _shape(value: Any) -> Any:
+_WHOLE, _FRACTIONAL, _NON_FINITE = ("f", "whole"), ("f", "fractional"), ("f", "non-finite")
+
+
+def _shape(value: Any, json_only: bool = True) -> Any:
     t = type(value)
     if t in _SCALARS:
         return t
-    if t is float:
-        return ("f", math.isfinite(value) and value.is_integer(), math.isfinite(value))
+    if t is float:  # a whole float passes as a JSON integer; inf and nan are not JSON
+        return _WHOLE if value.is_integer() else _FRACTIONAL if math.isfinite(value) else _NON_FINITE
     if t is list or t is tuple:
-        return (t, frozenset(_shape(v) for v in value))
+        items = frozenset(map(type, value))
+        if items <= _SCALARS:  # the common case, a list of names: no recursion
+            return (t, items)
+        return (t, frozenset(_shape(v, json_only) for v in value))
     if t is dict:
-        return (t, frozenset((type(k), _shape(v)) for k, v in value.items()))
-    raise _Uncacheable  # subclasses and other objects: always validate in full
+        return (t, frozenset((type(k), _shape(v, json_only)) for k, v in value.items()))
+    if json_only:
+        raise _Uncacheable  # subclasses and other objects: always validate in full
+    return t  # a catalog that allows any value (a DataFrame): its type is its verdict
 
 
-def _value_check(prop: Mapping[str, Any]) -> Callable[[Any], Any] | None:
-    """A cheap stand-in for a field's value rules: equal results mean equal verdicts.
+def _value_rules(props: Mapping[str, Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """One function for a signal's value rules: equal results mean equal verdicts.
 
+    It returns, per field with a rule, whether the value meets it (``minimum``/
+    ``maximum``, ``pattern``) or the value itself (``enum``: enums are small).
     Values reaching it have exact JSON types (see :func:`_shape`), so ``type()``
-    tests suffice; an enum keys on the value itself (enums are small).
+    tests suffice. It is generated as straight-line code, as ``dataclasses``
+    generates ``__init__``: this runs for every emission the report sees.
     """
-    parts: list[Callable[[Any], Any]] = []
-    if "enum" in prop:
-        parts.append(lambda v: v)
-    if "pattern" in prop:
-        search = re.compile(prop["pattern"]).search
-        parts.append(lambda v: type(v) is str and search(v) is not None)
-    if "minimum" in prop or "maximum" in prop:
-        low = prop.get("minimum", -math.inf)
-        high = prop.get("maximum", math.inf)
-        parts.append(lambda v: (type(v) is int or type(v) is float) and low <= v <= high)
-    if len(parts) > 1:
-        return lambda v: tuple(part(v) for part in parts)
-    return parts[0] if parts else None
+    env: dict[str, Any] = {"_ABSENT": _ABSENT}
+    lines, results = ["def rules(payload):", "    g = payload.get"], []
+    for i, (fname, prop) in enumerate(props.items()):
+        tests = []
+        if "enum" in prop:
+            tests.append(f"v{i}")
+        if "pattern" in prop:
+            env[f"search{i}"] = re.compile(prop["pattern"]).search
+            tests.append(f"(type(v{i}) is str and search{i}(v{i}) is not None)")
+        if "minimum" in prop or "maximum" in prop:
+            env[f"low{i}"], env[f"high{i}"] = prop.get("minimum", -math.inf), prop.get("maximum", math.inf)
+            tests.append(f"((type(v{i}) is int or type(v{i}) is float) and low{i} <= v{i} <= high{i})")
+        if tests:
+            env[f"field{i}"] = fname
+            lines.append(f"    v{i} = g(field{i}, _ABSENT)")
+            results.extend(tests)
+    lines.append(f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+    exec("\n".join(lines), env)  # noqa: S102 - code built above from the catalog's rules
+    return env["rules"]  # type: ignore[no-any-return]
 
 
 _UNSET: Any = object()
 
 
-class _ValidShapes:
-    """Remembers (signal, payload shape) pairs whose payloads validated clean."""
+class _Verdicts:
+    """Remembers each (signal, payload shape)'s verdict: the keys of the findings it gives."""
 
     def __init__(self, catalog: SignalCatalog) -> None:
         self._catalog = catalog
-        self._checks: dict[str, dict[str, Callable[[Any], Any]] | None] = {}
-        self._valid: set[Any] = set()
+        # signal -> (its value rules, json only); None: validate in full always
+        self._plans: dict[str, tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], bool] | None] = {}
+        self._known: dict[Any, tuple[tuple[str, ...], ...]] = {}
 
-    def _checks_for(self, name: str) -> dict[str, Callable[[Any], Any]] | None:
+    def _plan_for(self, name: str) -> tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], bool] | None:
         props = self._catalog.json_schema(name).get("properties", {})
-        checks: dict[str, Callable[[Any], Any]] | None = {}
-        for fname, prop in props.items():
-            if set(prop) - _KNOWN_KEYWORDS or set(prop.get("items", {})) - {"type"}:
-                checks = None  # a rule the shape doesn't capture: always validate this signal in full
-                break
-            check = _value_check(prop)
-            if check is not None:
-                checks[fname] = check  # type: ignore[index]
-        self._checks[name] = checks
-        return checks
+        plan: tuple[Callable[[Mapping[str, Any]], tuple[Any, ...]], bool] | None = None
+        if not any(set(prop) - _KNOWN_KEYWORDS or set(prop.get("items", {})) - {"type"}
+                   for prop in props.values()):  # else a rule the shape doesn't capture: validate in full
+            plan = (_value_rules(props), self._catalog[name].json_payload)
+        self._plans[name] = plan
+        return plan
 
     def key(self, name: str, payload: Mapping[str, Any]) -> Any:
         """The payload's shape key, or ``None`` when it must always be validated in full."""
-        checks = self._checks.get(name, _UNSET)
-        if checks is _UNSET:
-            checks = self._checks_for(name)
-        if checks is None:
+        plan = self._plans.get(name, _UNSET)
+        if plan is _UNSET:
+            plan = self._plan_for(name)
+        if plan is None:
             return None
-        parts: list[Any] = [name]
+        rules, json_only = plan
+        values = payload.values()
+        types = tuple(map(type, values))
         try:
-            for k, v in payload.items():
-                t = type(v)
-                parts.append(k)
-                parts.append(t if t in _SCALARS else _shape(v))
-                check = checks.get(k)
-                if check is not None:
-                    parts.append(check(v))
-            key = tuple(parts)
+            if not _SCALARS.issuperset(types):
+                types = tuple([t if t in _SCALARS else _shape(v, json_only) for t, v in zip(types, values)])
+            key = (name, tuple(payload), types, rules(payload))
             hash(key)
         except (_Uncacheable, TypeError):
             return None
         return key
 
-    def __contains__(self, key: Any) -> bool:
-        return key is not None and key in self._valid
+    def get(self, key: Any) -> tuple[tuple[str, ...], ...] | None:
+        """The finding keys a payload of this shape gives (``()``: valid), if known."""
+        return self._known.get(key) if key is not None else None
 
-    def add(self, key: Any) -> None:
-        if key is not None and len(self._valid) < MAX_VALID_SHAPES:
-            self._valid.add(key)
+    def add(self, key: Any, findings: tuple[tuple[str, ...], ...]) -> None:
+        if key is not None and len(self._known) < MAX_VALID_SHAPES:
+            self._known[key] = findings
 
 
 @dataclass
@@ -489,7 +503,7 @@ class CentralCollector:
         # lifecycle signal -> the payload fields that pair its operation (operation_id mostly)
         self._pair_fields = {n: op.pair_by for op in catalog.operations.values()
                              for n in (op.pre, *op.closers)}
-        self._valid = _ValidShapes(catalog)
+        self._verdicts = _Verdicts(catalog)
         self._names = frozenset(catalog)
 
     # -- lifecycle of the collector
@@ -603,8 +617,12 @@ class CentralCollector:
                                       f"{MAX_LIFECYCLE_RECORDS_PER_TEST} lifecycle signals")
 
     def _check_payload(self, name: str, payload: Mapping[str, Any], test: str) -> None:
-        key = self._valid.key(name, payload)
-        if key in self._valid:
+        key = self._verdicts.key(name, payload)
+        known = self._verdicts.get(key)
+        if known is not None:
+            findings = self.data.findings
+            for fkey in known:  # a shape seen before: its findings occur once more
+                findings[fkey].count += 1
             return
         try:
             found = check_payloads([_Record(name, payload)], self.catalog)
@@ -614,11 +632,13 @@ class CentralCollector:
                 1, test, self._index, "(payload)", "a payload the catalog can validate",
                 f"{type(exc).__name__}: {exc}"))
             return
-        if not found:
-            self._valid.add(key)
+        keys = []
         for f in found:
             if f.violation is not None:
-                self.data.add_finding(_payload_finding(f.violation, test, self._index))
+                finding = _payload_finding(f.violation, test, self._index)
+                self.data.add_finding(finding)
+                keys.append(finding.key)
+        self._verdicts.add(key, tuple(keys))
 
     def _check_lifecycles(self, life: Sequence[tuple[str, tuple[Any, ...]]], test: str, index: int) -> None:
         pair = self._pair_fields

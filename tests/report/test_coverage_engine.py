@@ -220,3 +220,33 @@ def test_report_targets() -> None:
         ("term-missing", None), ("json", "a.json"), ("html", "r/x.html")]
     with pytest.raises(ValueError, match="give term or term-missing, not both"):
         parse_report_targets(["term", "term-missing"])
+
+
+def test_invalid_payloads_of_a_known_shape_count_exactly_without_revalidation() -> None:
+    # The verdict of a shape is remembered, invalid ones too: later payloads of the
+    # shape add to the same findings, which keep their first occurrence's values.
+    catalog = load_catalog()
+    collector = CentralCollector(catalog, add_global_tap).start()
+    provider = BlinkerSignalProvider(name="verdicts")
+
+    class Merger(SignalEmitter):
+        EMITS = ("entity.post_merge",)
+
+    merger = Merger(provider)
+    collector.begin_test("tests/test_a.py::test_bad", 0)
+    for i in range(50):
+        merger.emit("entity.post_merge", rows_inserted=str(i), rows_updated=-1, rows_deleted=0,
+                    duration_seconds=0.1)
+    merger.emit("entity.post_merge", rows_inserted=3, rows_updated=0, rows_deleted=0, duration_seconds=0.1)
+    collector.end_test()
+    collector.begin_test("tests/test_a.py::test_worse", 1)
+    for i in range(5):
+        merger.emit("entity.post_merge", rows_inserted=str(i), rows_updated=-1, rows_deleted=0,
+                    duration_seconds=0.1)
+    collector.end_test()
+    data = collector.finish()
+    found = sorted((f.field, f.expected, f.count, f.first_test, f.actual) for f in data.findings.values()
+                   if f.kind == "payload")
+    assert found == [("rows_inserted", "integer", 55, "tests/test_a.py::test_bad", "string '0'"),
+                     ("rows_updated", ">= 0", 55, "tests/test_a.py::test_bad", "integer -1")]
+    assert data.counts["entity.post_merge"] == 56
