@@ -12,15 +12,25 @@ catalog of spark-kindling says ``json_payloads: false``.
 
 Importing this module imports no ``kindling``; the patch is applied when a
 tap is first added.
+
+spark-kindling keeps its declarations in process-wide objects (the
+singletons of its dependency injection, class-level registries, its config
+service, the receivers of its signals) and can't initialise twice in one
+process. :class:`SparkKindlingState` snapshots all of that and puts it back,
+which is how one test's entities, pipes, signal handlers and config stay out
+of the next test's.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import logging
+import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +41,7 @@ from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH
 from pytest_kindling_signals.emission import Emission
 from pytest_kindling_signals.frameworks import Framework
 
-__all__ = ["CATALOG_PATH", "ALIASES_PATH", "SparkKindling", "SparkKindlingTaps"]
+__all__ = ["CATALOG_PATH", "ALIASES_PATH", "SparkKindling", "SparkKindlingState", "SparkKindlingTaps"]
 
 logger = logging.getLogger("pytest_kindling_signals.spark_kindling")
 
@@ -151,7 +161,8 @@ class SparkKindlingTaps:
         return provider.get_signal(name) or provider.create_signal(name)
 
     def connect(self, name: str, receiver: Callable[..., Any], *, weak: bool = True) -> Callable[..., Any]:
-        """Connect ``receiver(sender, **payload)`` to spark-kindling's signal ``name``."""
+        """Connect ``receiver(sender, **payload)`` to spark-kindling's signal ``name``; in a
+        test, it is disconnected after the test (:meth:`SparkKindling.isolation`)."""
         self.signal(name).connect(receiver, weak=weak)
         return receiver
 
@@ -175,5 +186,227 @@ class SparkKindling(Framework):
     def test_provider(self) -> Iterator[SparkKindlingTaps]:
         yield SparkKindlingTaps()
 
+    @contextmanager
+    def isolation(self) -> Iterator[None]:
+        """The test sees spark-kindling's registries, singletons, signal receivers and config as
+        they were before it, and the next test none of its changes (:class:`SparkKindlingState`)."""
+        state = SparkKindlingState.capture()
+        try:
+            yield
+        finally:
+            state.restore()
+
     def conformance_paths(self) -> tuple[Path, Path] | None:
         return (QUICK_REFERENCE_PATH, ALIASES_PATH)
+
+
+# -- one test's declarations out of the next test's ------------------------------
+
+#: Where spark-kindling keeps state outside its injector's singletons: (module,
+#: class or "" for the module itself, attributes). Modules not imported yet hold nothing.
+_CLASS_STATE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("kindling", "", ("_active_engine_extension",)),
+    ("kindling.data_entities", "DataEntities", ("deregistry",)),
+    ("kindling.data_pipes", "DataPipes", ("dpregistry", "ids")),
+    ("kindling.file_ingestion", "FileIngestionEntries", ("deregistry",)),
+    ("kindling.signaling", "DataSignals", ("_signal_provider", "_handlers", "_dispatcher_funcs", "_executor")),
+    ("kindling.entity_provider_delta", "DeltaMergeStrategies", ("_registry",)),
+    ("kindling.surrogate_keys", "SurrogateKeyGenerators", ("_registry",)),
+    ("kindling.notebook_framework", "NotebookPackages", ("registry",)),
+    ("kindling.notebook_framework", "PlatformServices", ("registry",)),
+)
+#: Class attributes whose value is an object that gains attributes (``DataPipes.ids.<pipe>``).
+_NAMESPACE_STATE = (("kindling.data_pipes", "DataPipes", "ids"),)
+
+_CONTAINERS = (dict, list, set)
+
+
+def _structure(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """A copy of the containers in ``value`` (dicts, lists, sets, nested), sharing every other object."""
+    if not isinstance(value, _CONTAINERS):
+        return value
+    memo = {} if memo is None else memo
+    if id(value) in memo:
+        return memo[id(value)]
+    try:
+        made: Any = copy.copy(value)  # keeps the container's class (blinker's Namespace is a dict)
+    except Exception:  # a container that can't be copied is kept as it is, not restored
+        return value
+    memo[id(value)] = made
+    if isinstance(made, dict):
+        for key, item in made.items():
+            made[key] = _structure(item, memo)
+    elif isinstance(made, list):
+        made[:] = [_structure(item, memo) for item in made]
+    return made
+
+
+def _put_back(live: Any, saved: Any) -> None:
+    """Make the container ``live`` hold what ``saved`` held, keeping ``live``'s identity."""
+    if saved is live:  # it could not be copied
+        return
+    saved = _structure(saved)
+    if isinstance(live, dict):
+        live.clear()
+        live.update(saved)
+    elif isinstance(live, list):
+        live[:] = saved
+    elif isinstance(live, set):
+        live.clear()
+        live.update(saved)
+
+
+class _Slots:
+    """Attributes of one object, class or module: each value, and the contents of containers."""
+
+    def __init__(self, owner: Any, names: tuple[str, ...] | None = None) -> None:
+        self.owner = owner
+        self.every = names is None  # every instance attribute: ones added later are removed
+        found = vars(owner) if names is None else {n: getattr(owner, n) for n in names if hasattr(owner, n)}
+        self.values = dict(found)
+        self.contents = {n: _structure(v) for n, v in found.items() if isinstance(v, _CONTAINERS)}
+
+    def restore(self) -> None:
+        if self.every:
+            for name in set(vars(self.owner)) - set(self.values):
+                delattr(self.owner, name)
+        for name, value in self.values.items():
+            if getattr(self.owner, name, _MISSING) is not value:
+                setattr(self.owner, name, value)
+            if name in self.contents:
+                _put_back(value, self.contents[name])
+
+
+_MISSING = object()
+
+
+def _receiver(ref: Any) -> Any:
+    """A blinker receiver entry: the callable, or the weak reference to it."""
+    return ref() if isinstance(ref, weakref.ref) else ref
+
+
+class SparkKindlingState:
+    """spark-kindling's in-process state at one moment, to put back later.
+
+    What a test may change and the next test must not see: the singletons of
+    its dependency injection (the entity and pipe registries, the entity
+    providers, the signal provider...) and the bindings, the class-level
+    registries (``DataEntities``, ``DataPipes``, ``FileIngestionEntries``,
+    ``DataSignals``' handlers, merge strategies, surrogate-key generators),
+    the receivers connected to its signals (``DataSignals`` handlers, a
+    registered ``WatermarkAspect``, ``signal_provider.connect``) and the
+    config service's values. :meth:`restore` puts the captured objects back
+    (containers are refilled in place, so whoever holds them sees the
+    restore), drops singletons made since (the next ``GlobalInjector.get``
+    makes fresh ones) and disconnects receivers connected since::
+
+        state = SparkKindlingState.capture()
+        DataEntities.entity(entityid="bronze.orders", ...)
+        state.restore()          # "bronze.orders" is no longer registered
+
+    Nothing outside the process is touched: tables, files and the Spark
+    session stay as they are. Capturing imports no module of spark-kindling;
+    what isn't imported holds no state.
+    """
+
+    def __init__(self) -> None:
+        self._main_had_injector = False
+        self._injector: Any = None
+        self._slots: list[_Slots] = []
+        self._receivers: list[tuple[Any, frozenset[Any]]] = []
+        self._configs: list[tuple[Any, dict[str, Any]]] = []
+        self._executor: Any = None
+
+    @classmethod
+    def capture(cls) -> SparkKindlingState:
+        state = cls()
+        modules = sys.modules
+        for module_name, class_name, names in _CLASS_STATE:
+            module = modules.get(module_name)
+            owner = getattr(module, class_name, None) if class_name else module
+            if owner is not None:
+                state._slots.append(_Slots(owner, names))
+        for module_name, class_name, name in _NAMESPACE_STATE:
+            owner = getattr(modules.get(module_name), class_name, None)
+            namespace = getattr(owner, name, None)
+            if namespace is not None:
+                state._slots.append(_Slots(namespace))
+        signals = modules.get("kindling.signaling")
+        if signals is not None:
+            state._executor = signals.DataSignals._executor
+        if "kindling.injection" not in modules:
+            return state
+        import __main__
+
+        state._main_had_injector = hasattr(__main__, "_global_injector_instance")
+        if not state._main_had_injector:
+            return state
+        injector = state._injector = __main__._global_injector_instance
+        state._slots += [_Slots(injector), _Slots(injector.binder)]
+        scope = _singleton_scope(injector)
+        if scope is None:
+            return state
+        state._slots.append(_Slots(scope))
+        seen: set[int] = set()
+        for provider in list(scope._context.values()):
+            instance = getattr(provider, "_instance", None)
+            if instance is None or id(instance) in seen or not hasattr(instance, "__dict__"):
+                continue
+            seen.add(id(instance))
+            state._slots.append(_Slots(instance))
+            namespace = getattr(instance, "_namespace", None)
+            if isinstance(namespace, dict):  # a BlinkerSignalProvider: its signals' receivers
+                for signal in namespace.values():
+                    state._receivers.append((signal, frozenset(getattr(signal, "receivers", {}))))
+            config = getattr(instance, "dynaconf", None)
+            if callable(getattr(config, "as_dict", None)):
+                state._configs.append((config, _config_copy(config)))
+        return state
+
+    def restore(self) -> None:
+        """Put the captured state back; see the class docstring for what that covers."""
+        import __main__
+
+        if self._main_had_injector:  # back even if the test called kindling.reset()
+            __main__._global_injector_instance = self._injector
+        signals = sys.modules.get("kindling.signaling")
+        executor = getattr(getattr(signals, "DataSignals", None), "_executor", None)
+        if executor is not None and executor is not self._executor:
+            executor.shutdown(wait=True)  # async handlers started by the test finish within it
+        for signal, receivers in self._receivers:
+            for receiver_id in set(getattr(signal, "receivers", {})) - receivers:
+                receiver = _receiver(signal.receivers.get(receiver_id))
+                if receiver is not None:
+                    signal.disconnect(receiver)
+        for config, values in self._configs:
+            _restore_config(config, values)
+        for slots in self._slots:
+            slots.restore()
+
+
+def _singleton_scope(injector: Any) -> Any:
+    try:
+        scope_class = importlib.import_module("injector").SingletonScope
+        binding, _ = injector.binder.get_binding(scope_class)
+        scope = binding.provider.get(injector)
+    except Exception:  # an injector version without these internals: no singletons to restore
+        logger.debug("spark-kindling's injector has no singleton scope to snapshot", exc_info=True)
+        return None
+    return scope if isinstance(getattr(scope, "_context", None), dict) else None
+
+
+def _config_copy(config: Any) -> dict[str, Any]:
+    values: dict[str, Any] = config.as_dict()
+    try:
+        return copy.deepcopy(values)
+    except Exception:  # a value that can't be copied is compared and put back as it is
+        return dict(values)
+
+
+def _restore_config(config: Any, values: dict[str, Any]) -> None:
+    current = config.as_dict()
+    for key in set(current) - set(values):
+        config.unset(key)
+    for key, value in values.items():
+        if key not in current or current[key] != value:
+            config.set(key, copy.deepcopy(value))
