@@ -43,3 +43,9 @@ def test_ci_runs_the_second_command_verbatim() -> None:
     suite = bash_blocks(first_section((ROOT / "README.md").read_text(encoding="utf-8")))[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert suite in ci.splitlines(), f".ci/run must contain the README's test command as a line:\n{suite}"
+
+
+def test_every_docs_page_is_linked_from_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pages = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md"))
+    assert [p for p in pages if f"/{p})" not in readme] == []
