@@ -12,7 +12,9 @@ history, never from counting rows by hand::
     >>> manager.merge_to_entity(df, "silver.customers")                          # doctest: +SKIP
     MergeResult(rows_inserted=3, rows_updated=2, rows_deleted=0, version=1)
 
-Tables live at ``<lakehouse>/tables/<entity_id>``. Behaviour worth knowing
+Tables live at ``<lakehouse>/tables/<entity_id>``; the lakehouse may be a local
+folder or a URI Spark reaches (``abfss:``, ``s3a:``, ``dbfs:``, ``file:``).
+Behaviour worth knowing
 (``docs/providers/entity_manager.md`` has the long form):
 
 * Bad arguments (an undeclared id, a merge on an entity without
@@ -25,11 +27,17 @@ Tables live at ``<lakehouse>/tables/<entity_id>``. Behaviour worth knowing
   (a nested ``ensure_table`` operation committing an empty table, version 0),
   then the operation runs against it; without one, the operation's own rows
   are the first commit (a merge then reports them all as inserted).
-* Schema evolution is on by default: merges use ``withSchemaEvolution()``
-  (per merge, no session setting changes), appends ``mergeSchema``, overwrites
-  ``overwriteSchema``. The entity tag ``schema_drift: "error"`` turns a
+* Schema evolution is on by default: merges run with Delta's
+  ``schema.autoMerge`` on for that statement only, appends use ``mergeSchema``,
+  overwrites ``overwriteSchema``. The entity tag ``schema_drift: "error"`` turns a
   write that brings columns the table doesn't have into a
   :class:`SchemaDriftError` instead.
+* One code path for classic sessions and Spark Connect: tables are created
+  with SQL ``CREATE TABLE``, merged with SQL ``MERGE INTO`` (Delta's Python
+  ``DeltaTable`` needs a SparkContext, which Connect has not). Commit metrics
+  come from the table history: read straight from ``_delta_log`` when the
+  table is a local folder of a classic session (no Spark job), else from
+  ``DESCRIBE HISTORY``.
 """
 
 from __future__ import annotations
@@ -37,19 +45,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kindling.data_entities import EntityDefinition, get_entity_definition
-from kindling.lakehouse import current_lakehouse
+from kindling.lakehouse import Location, current_lakehouse, lakehouse_join, local_path, parse_location, spark_path
 from kindling.signaling import SignalEmitter, SignalProvider, lazy
+from kindling.spark_session import is_connect_session, root_cause_in_text
 
 if TYPE_CHECKING:  # pyspark is imported when an operation runs, never at import
     from pyspark.sql import DataFrame, SparkSession
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import DataType, StructField, StructType
 
 __all__ = [
     "DataEntityManager",
@@ -65,6 +76,10 @@ __all__ = [
 WRITE_MODES = ("overwrite", "append")
 
 _COMMIT_FILE = re.compile(r"(\d{20})\.json")
+_AUTO_MERGE = "spark.databricks.delta.schema.autoMerge.enabled"
+# Merges with schema evolution switch autoMerge on for their own statement;
+# the lock keeps two of ours from restoring each other's setting.
+_AUTO_MERGE_LOCK = threading.Lock()
 
 
 class EntityWriteError(ValueError):
@@ -126,6 +141,22 @@ def _spark_session() -> SparkSession:
     return get_or_create_spark_session()
 
 
+def _row_count(df: DataFrame) -> int:
+    # A plain int for the payload: Spark Connect's count() is a numpy int64.
+    return int(df.count())
+
+
+def _engine_is_remote() -> bool:
+    """Whether the shared session is (or will be) a Spark Connect client, without starting it."""
+    from kindling.spark_session import get_spark_session_provider
+
+    provider = get_spark_session_provider()
+    session = provider.session
+    if session is not None:
+        return is_connect_session(session)
+    return provider.config.resolved_remote() is not None
+
+
 def _latest_version(path: Path) -> int | None:
     """The table's newest committed version from its ``_delta_log``, or ``None`` when it is no Delta table."""
     try:
@@ -149,6 +180,74 @@ def _commit_info(path: Path, version: int) -> dict[str, Any] | None:
     return {}
 
 
+class _History(Protocol):
+    """A Delta table's commit history: its newest version and each commit's ``commitInfo``."""
+
+    def latest_version(self) -> int | None: ...
+
+    def commits(self, after: int | None) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """(version, commitInfo) newest first, down to (not including) ``after``; ``None``: cleaned up."""
+        ...
+
+
+class _LogHistory:
+    """The history read from the files of a local ``_delta_log`` (no Spark job)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def latest_version(self) -> int | None:
+        return _latest_version(self.path)
+
+    def commits(self, after: int | None) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        latest = _latest_version(self.path)
+        if latest is None:
+            return
+        for version in range(latest, -1 if after is None else after, -1):
+            yield version, _commit_info(self.path, version)
+
+
+class _SqlHistory:
+    """The history from ``DESCRIBE HISTORY``: any lakehouse Spark reaches, classic or Spark Connect."""
+
+    def __init__(self, spark: SparkSession, location: str) -> None:
+        self.spark = spark
+        self.location = location
+
+    def _describe(self, after: int | None, limit: int | None = None) -> list[Any]:
+        sql = f"DESCRIBE HISTORY delta.{_quote(self.location)}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            df = self.spark.sql(sql)
+            if after is not None:
+                df = df.where(f"version > {int(after)}")
+            return list(df.select("version", "operation", "operationMetrics", "userMetadata")
+                        .orderBy("version", ascending=False).collect())
+        except Exception as exc:
+            if _is_missing_table(exc):
+                return []
+            raise
+
+    def latest_version(self) -> int | None:
+        found = self._describe(None, limit=1)
+        return int(found[0]["version"]) if found else None
+
+    def commits(self, after: int | None) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        for row in self._describe(after):
+            yield int(row["version"]), {"operation": row["operation"],
+                                        "operationMetrics": dict(row["operationMetrics"] or {}),
+                                        "userMetadata": row["userMetadata"]}
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    """Whether Spark/Delta refused because the location holds no Delta table (yet)."""
+    text = str(exc)
+    return any(marker in text for marker in (
+        "DELTA_MISSING_DELTA_TABLE", "is not a Delta table", "PATH_NOT_FOUND",
+        "DELTA_PATH_DOES_NOT_EXIST", "doesn't exist"))
+
+
 def _root_cause(exc: BaseException) -> tuple[str, str]:
     """The innermost JVM exception's class and first message line (Spark wraps causes in job failures)."""
     try:
@@ -159,9 +258,21 @@ def _root_cause(exc: BaseException) -> tuple[str, str]:
                 break
             cause = inner
         return str(cause.getClass().getName()), str(cause.getMessage() or "").split("\n", 1)[0]
-    except Exception:  # the gateway is gone: read the text instead
-        found = re.findall(r"Caused by: ([\w.$]+): ([^\n]*)", str(exc))
-        return found[-1] if found else (type(exc).__name__, str(exc).split("\n", 1)[0])
+    except Exception:  # no gateway (Spark Connect, or it is gone): read the text instead
+        text = str(exc)
+        return root_cause_in_text(text) or (type(exc).__name__, text.split("\n", 1)[0])
+
+
+def _is_raw_failure(exc: BaseException) -> bool:
+    """A failure pyspark passes through untranslated: Py4J's, or Spark Connect's equivalent."""
+    name = type(exc).__name__
+    if name == "Py4JJavaError":
+        return True
+    if type(exc).__module__ != "pyspark.errors.exceptions.connect":
+        return False
+    # Connect names a few JVM classes as pyspark's own; analysis errors stay as they are, like
+    # on a classic session, and what fails while a job runs is reported like Py4J's errors.
+    return name not in ("AnalysisException", "ParseException", "IllegalArgumentException")
 
 
 @contextmanager
@@ -174,12 +285,75 @@ def _delta_call(what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if type(exc).__name__ != "Py4JJavaError":
+        if not _is_raw_failure(exc):
             raise
         java_class, message = _root_cause(exc)
         raise DeltaOperationError(
             f"{what} failed, nothing was committed: {java_class.rsplit('.', 1)[-1]}: {message}",
             java_class) from exc
+
+
+@contextmanager
+def _auto_merge(spark: SparkSession, enabled: bool) -> Iterator[None]:
+    """Delta's schema autoMerge on for the statement inside (SQL has no per-merge switch in Spark 3.5)."""
+    if not enabled:
+        yield
+        return
+    with _AUTO_MERGE_LOCK:
+        before = spark.conf.get(_AUTO_MERGE, None)
+        spark.conf.set(_AUTO_MERGE, "true")
+        try:
+            yield
+        finally:
+            if before is None:
+                spark.conf.unset(_AUTO_MERGE)
+            else:
+                spark.conf.set(_AUTO_MERGE, before)
+
+
+def declared_schema(definition: EntityDefinition, spark: SparkSession) -> StructType | None:
+    """The entity's declared schema as a ``StructType``, parsed by ``spark`` when it is a DDL string.
+
+    ``EntityDefinition.spark_schema()`` parses through the JVM of a classic
+    session; a Spark Connect client has none, so there the server parses it.
+    """
+    if not (isinstance(definition.schema, str) and is_connect_session(spark)):
+        return definition.spark_schema()
+    from kindling.data_entities import EntityDeclarationError
+
+    try:
+        return spark.createDataFrame([], definition.schema).schema
+    except Exception as exc:
+        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        raise EntityDeclarationError(
+            f"entity {definition.entityid!r}: schema={definition.schema!r} is not a valid DDL schema "
+            f"({type(exc).__name__}: {reason}); write it like 'id INT, name STRING' or pass a "
+            f"StructType") from exc
+
+
+def _type_ddl(data_type: DataType) -> str:
+    """A Spark SQL type as DDL, struct field names quoted (``simpleString`` leaves them bare)."""
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    if isinstance(data_type, StructType):
+        return "STRUCT<" + ", ".join(f"{_quote(f.name)}: {_type_ddl(f.dataType)}"
+                                     + ("" if f.nullable else " NOT NULL")
+                                     for f in data_type.fields) + ">"
+    if isinstance(data_type, ArrayType):
+        return f"ARRAY<{_type_ddl(data_type.elementType)}>"
+    if isinstance(data_type, MapType):
+        return f"MAP<{_type_ddl(data_type.keyType)}, {_type_ddl(data_type.valueType)}>"
+    return data_type.simpleString()
+
+
+def _column_ddl(field: StructField) -> str:
+    ddl = f"{_quote(field.name)} {_type_ddl(field.dataType)}"
+    if not field.nullable:
+        ddl += " NOT NULL"
+    comment = (field.metadata or {}).get("comment")
+    if comment:
+        ddl += " COMMENT '" + str(comment).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return ddl
 
 
 def _quote(column: str) -> str:
@@ -199,7 +373,7 @@ def _schema_diff(before: StructType, after: StructType) -> tuple[list[str], list
 class DataEntityManager(SignalEmitter):
     """Creates, merges into, appends to, overwrites and reads entities' Delta tables.
 
-    ``lakehouse`` pins the folder tables live under; by default it is
+    ``lakehouse`` pins the folder (or URI) tables live under; by default it is
     :func:`kindling.lakehouse.current_lakehouse` at the time of each call.
 
     Signals Emitted:
@@ -281,19 +455,22 @@ class DataEntityManager(SignalEmitter):
     def __init__(self, signal_provider: SignalProvider | None = None,
                  lakehouse: str | os.PathLike[str] | None = None) -> None:
         super().__init__(signal_provider)
-        self._lakehouse = Path(lakehouse) if lakehouse is not None else None
+        self._lakehouse = parse_location(lakehouse) if lakehouse is not None else None
 
     # -- where and what -------------------------------------------------------------
 
-    def table_path(self, entity_id: str) -> Path:
-        """``<lakehouse>/tables/<entity_id>``, the lakehouse resolved now (raises for undeclared ids)."""
+    def table_path(self, entity_id: str) -> Location:
+        """``<lakehouse>/tables/<entity_id>``, the lakehouse resolved now (raises for undeclared ids).
+
+        A :class:`~pathlib.Path` in a local lakehouse, a URI ``str`` in a remote one.
+        """
         get_entity_definition(entity_id)
         root = self._lakehouse if self._lakehouse is not None else current_lakehouse()
-        return root / "tables" / entity_id
+        return lakehouse_join(root, "tables", entity_id)
 
     def get_entity_version(self, entity_id: str) -> int | None:
         """The table's current Delta version, or ``None`` when it has no table yet."""
-        return _latest_version(self.table_path(entity_id))
+        return self._history(self.table_path(entity_id)).latest_version()
 
     def read_entity(self, entity_id: str) -> DataFrame:
         """The entity's current rows; :class:`EntityTableNotFoundError` when it has no table yet."""
@@ -302,7 +479,7 @@ class DataEntityManager(SignalEmitter):
             raise EntityTableNotFoundError(
                 f"entity {entity_id!r} has no Delta table yet (looked in {path}); write to it "
                 f"first, or call ensure_entity_table({entity_id!r}) with a schema declared")
-        return _spark_session().read.format("delta").load(str(path))
+        return _spark_session().read.format("delta").load(spark_path(path))
 
     # -- ensure ------------------------------------------------------------------------
 
@@ -327,21 +504,26 @@ class DataEntityManager(SignalEmitter):
             op.set(table_exists=existed, created=created)
         return existed
 
-    def _create_table(self, spark: SparkSession, path: Path, definition: EntityDefinition) -> bool:
-        from delta.tables import DeltaTable
-
-        schema = definition.spark_schema()
+    def _create_table(self, spark: SparkSession, path: Location, definition: EntityDefinition) -> bool:
+        schema = declared_schema(definition, spark)
         assert schema is not None  # only entities with a declared schema are created empty
-        if path.exists() and any(path.iterdir()):
-            # Delta would refuse too, with a less helpful message; never write over foreign files.
-            raise FileExistsError(
-                f"cannot create the table of entity {definition.entityid!r}: {path} holds files "
-                f"but is not a Delta table; move them away or point the lakehouse elsewhere")
-        builder = DeltaTable.createIfNotExists(spark).location(str(path)).addColumns(schema)
+        foreign = FileExistsError(
+            f"cannot create the table of entity {definition.entityid!r}: {path} holds files "
+            f"but is not a Delta table; move them away or point the lakehouse elsewhere")
+        folder = local_path(path)
+        if folder is not None and folder.exists() and any(folder.iterdir()):
+            raise foreign  # Delta would refuse too, with a less helpful message
+        sql = (f"CREATE TABLE IF NOT EXISTS delta.{_quote(spark_path(path))} "
+               f"({', '.join(_column_ddl(f) for f in schema.fields)}) USING DELTA")
         if definition.partition_columns:
-            builder = builder.partitionedBy(*definition.partition_columns)
-        with _delta_call(f"creating the table of entity {definition.entityid!r}"):
-            builder.execute()
+            sql += f" PARTITIONED BY ({', '.join(map(_quote, definition.partition_columns))})"
+        try:
+            with _delta_call(f"creating the table of entity {definition.entityid!r}"):
+                spark.sql(sql)
+        except Exception as exc:
+            if "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION" in str(exc):
+                raise foreign from exc  # foreign files where we can't list them ourselves
+            raise
         # Another writer may have created it between our check and our commit.
         commit = self._find_commit(path, None, ("CREATE TABLE",))
         if commit is None:
@@ -350,7 +532,7 @@ class DataEntityManager(SignalEmitter):
                   old_version=None, new_version=commit.version, reason="create")
         return True
 
-    def _table_before(self, spark: SparkSession, path: Path, entity_id: str,
+    def _table_before(self, spark: SparkSession, path: Location, entity_id: str,
                       definition: EntityDefinition) -> _TableState | None:
         """The table's state before a write, creating it first when a schema is declared."""
         state = self._state(spark, path)
@@ -380,13 +562,13 @@ class DataEntityManager(SignalEmitter):
                 f"merge_columns=['<key column>']) or use append_to_entity(df, {entity_id!r})")
         path = self.table_path(entity_id)
         with self.operation("entity.merge", entity_id=entity_id, merge_keys=keys,
-                            source_row_count=lazy(df.count)) as op:
+                            source_row_count=lazy(lambda: _row_count(df))) as op:
             self._require_columns(df, keys, entity_id)
             spark = df.sparkSession
             before = self._table_before(spark, path, entity_id, definition)
             if before is None:
                 # No table and no schema: these rows are the table's first commit.
-                commit = self._write(df, path, definition, "errorifexists", None, op.operation_id)
+                commit = self._write(df, path, definition, "error", None, op.operation_id)
                 assert commit is not None  # a first write always commits
                 result = MergeResult(commit.metric("numOutputRows"), 0, 0, commit.version)
                 self._announce(spark, path, entity_id, None, commit, "merge")
@@ -406,20 +588,21 @@ class DataEntityManager(SignalEmitter):
         return result
 
     @staticmethod
-    def _merge(spark: SparkSession, df: DataFrame, path: Path, keys: Sequence[str],
+    def _merge(spark: SparkSession, df: DataFrame, path: Location, keys: Sequence[str],
                definition: EntityDefinition) -> None:
-        from delta.tables import DeltaTable
-
+        # SQL, not DeltaTable.merge(): one statement that runs on classic sessions and over
+        # Spark Connect alike. The source is a temporary view of this session only.
+        view = f"kindling_merge_source_{uuid.uuid4().hex}"
         condition = " AND ".join(f"t.{_quote(k)} <=> s.{_quote(k)}" for k in keys)
-        builder = (DeltaTable.forPath(spark, str(path)).alias("t")
-                   .merge(df.alias("s"), condition)
-                   .whenMatchedUpdateAll()
-                   .whenNotMatchedInsertAll())
-        if definition.schema_drift == "evolve":
-            # Per-merge evolution; the session-wide autoMerge setting would leak to other writers.
-            builder = builder.withSchemaEvolution()
-        with _delta_call(f"merge into entity {definition.entityid!r}"):
-            builder.execute()
+        df.createOrReplaceTempView(view)
+        try:
+            with _auto_merge(spark, definition.schema_drift == "evolve"), \
+                    _delta_call(f"merge into entity {definition.entityid!r}"):
+                spark.sql(f"MERGE INTO delta.{_quote(spark_path(path))} AS t USING {view} AS s "
+                          f"ON {condition} WHEN MATCHED THEN UPDATE SET * "
+                          f"WHEN NOT MATCHED THEN INSERT *")
+        finally:
+            spark.catalog.dropTempView(view)
 
     # -- append and write ---------------------------------------------------------------
 
@@ -431,7 +614,7 @@ class DataEntityManager(SignalEmitter):
         """
         definition = get_entity_definition(entity_id)
         path = self.table_path(entity_id)
-        with self.operation("entity.append", entity_id=entity_id, row_count=lazy(df.count)) as op:
+        with self.operation("entity.append", entity_id=entity_id, row_count=lazy(lambda: _row_count(df))) as op:
             rows, version = self._write_op(df, entity_id, definition, path, "append", "append",
                                            op.operation_id)
             op.set(rows_appended=rows, version=version)
@@ -455,7 +638,7 @@ class DataEntityManager(SignalEmitter):
             op.set(rows_written=rows, version=version)
         return rows
 
-    def _write_op(self, df: DataFrame, entity_id: str, definition: EntityDefinition, path: Path,
+    def _write_op(self, df: DataFrame, entity_id: str, definition: EntityDefinition, path: Location,
                   mode: str, reason: str, tag: str) -> tuple[int, int]:
         spark = df.sparkSession
         before = self._table_before(spark, path, entity_id, definition)
@@ -468,7 +651,7 @@ class DataEntityManager(SignalEmitter):
         self._announce(spark, path, entity_id, before, commit, reason)
         return commit.metric("numOutputRows"), commit.version
 
-    def _write(self, df: DataFrame, path: Path, definition: EntityDefinition, mode: str,
+    def _write(self, df: DataFrame, path: Location, definition: EntityDefinition, mode: str,
                before: _TableState | None, tag: str) -> _Commit | None:
         writer = df.write.format("delta").mode(mode)
         # The operation id in the commit's userMetadata finds our commit in the
@@ -482,7 +665,7 @@ class DataEntityManager(SignalEmitter):
             writer = writer.option("overwriteSchema" if mode == "overwrite" else "mergeSchema", "true")
         what = {"overwrite": "overwrite of", "append": "append to"}.get(mode, "first write to")
         with _delta_call(f"{what} entity {definition.entityid!r}"):
-            writer.save(str(path))
+            writer.save(spark_path(path))
         commit = self._find_commit(path, before.version if before else None, ("WRITE",),
                                    f"kindling:{tag}")
         if commit is None:
@@ -522,20 +705,28 @@ class DataEntityManager(SignalEmitter):
     # The history DESCRIBE HISTORY shows is the commitInfo of each commit file in
     # _delta_log; reading those files directly gives the same metrics without a
     # Spark job per operation (a history() query costs ~1 s on a busy machine).
+    # That needs the table's folder on this machine and a session whose driver
+    # runs here: otherwise (a remote lakehouse, Spark Connect) DESCRIBE HISTORY.
 
-    @staticmethod
-    def _is_table(path: Path) -> bool:
-        return _latest_version(path) is not None
+    #: Read local tables' history from their _delta_log files (False: always DESCRIBE HISTORY).
+    read_log_files: bool = True
 
-    @staticmethod
-    def _state(spark: SparkSession, path: Path) -> _TableState | None:
-        version = _latest_version(path)
+    def _history(self, path: Location) -> _History:
+        folder = local_path(path)
+        if folder is not None and self.read_log_files and not _engine_is_remote():
+            return _LogHistory(folder)
+        return _SqlHistory(_spark_session(), spark_path(path))
+
+    def _is_table(self, path: Location) -> bool:
+        return self._history(path).latest_version() is not None
+
+    def _state(self, spark: SparkSession, path: Location) -> _TableState | None:
+        version = self._history(path).latest_version()
         if version is None:
             return None
-        return _TableState(version, spark.read.format("delta").load(str(path)).schema)
+        return _TableState(version, spark.read.format("delta").load(spark_path(path)).schema)
 
-    @staticmethod
-    def _find_commit(path: Path, after: int | None, operations: Sequence[str],
+    def _find_commit(self, path: Location, after: int | None, operations: Sequence[str],
                      user_metadata: str | None = None) -> _Commit | None:
         """The newest commit after version ``after`` with one of ``operations`` (and our tag, if given).
 
@@ -543,11 +734,7 @@ class DataEntityManager(SignalEmitter):
         assumed to be ours: it must be the right kind of commit (and carry our
         tag when we could set one).
         """
-        latest = _latest_version(path)
-        if latest is None:
-            return None
-        for version in range(latest, -1 if after is None else after, -1):
-            info = _commit_info(path, version)
+        for version, info in self._history(path).commits(after):
             if info is None:
                 break  # cleaned-up history: nothing older is ours
             if info.get("operation") in operations and (
@@ -556,7 +743,7 @@ class DataEntityManager(SignalEmitter):
                                {str(k): str(v) for k, v in (info.get("operationMetrics") or {}).items()})
         return None
 
-    def _announce(self, spark: SparkSession, path: Path, entity_id: str,
+    def _announce(self, spark: SparkSession, path: Location, entity_id: str,
                   before: _TableState | None, commit: _Commit, reason: str) -> None:
         """Emit schema_changed (if the columns changed) and version_updated for ``commit``."""
         if before is not None and self.is_observed("entity.schema_changed"):
@@ -564,7 +751,7 @@ class DataEntityManager(SignalEmitter):
             # report the operation as failed (emission never breaks it).
             try:
                 after_schema = spark.read.format("delta").option("versionAsOf", commit.version) \
-                    .load(str(path)).schema
+                    .load(spark_path(path)).schema
             except Exception as exc:
                 self._provider_failed("entity.schema_changed", self.signal_provider, exc)
             else:

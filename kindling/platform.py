@@ -30,11 +30,12 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
+from kindling.lakehouse import RemoteLakehouseError, is_uri, local_path
 from kindling.signaling import SignalEmitter, SignalProvider
 
-__all__ = ["PLATFORM_NAME", "PathLike", "PlatformService", "absolute_path", "get_platform_service"]
+__all__ = ["PLATFORM_NAME", "PathLike", "PlatformService", "SupportsRead", "absolute_path", "get_platform_service"]
 
 PLATFORM_NAME = "standalone"
 PathLike = str | os.PathLike[str]
@@ -42,6 +43,13 @@ PathLike = str | os.PathLike[str]
 # Atomic writes go through a temp file next to the target; list() hides them.
 _TMP_PREFIX = ".kindling-tmp-"
 _READ_CHUNK = 1 << 20
+
+
+class SupportsRead(Protocol):
+    """A binary stream :meth:`PlatformService.write` copies from (a file, a zip member)."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
 
 # mkstemp() creates files 0600; give written files the mode open() would have.
 _UMASK = os.umask(0)
@@ -52,8 +60,14 @@ _FILE_MODE = 0o666 & ~_UMASK
 def absolute_path(path: PathLike, what: str = "path") -> str:
     """``path`` as an absolute str; a TypeError naming ``what`` for anything that is not a path.
 
+    A ``file:`` URI is its local path; any other URI (``abfss:``, ``s3a:``...)
+    is a :class:`~kindling.lakehouse.RemoteLakehouseError`: this platform
+    works on local files (a mount of the storage works).
+
     >>> absolute_path("/data/in") == os.path.abspath("/data/in")
     True
+    >>> absolute_path("file:///data/in")
+    '/data/in'
     """
     try:
         p = os.fspath(path)
@@ -61,6 +75,13 @@ def absolute_path(path: PathLike, what: str = "path") -> str:
         raise TypeError(f"{what}={path!r} is not a path; pass a str or os.PathLike") from None
     if not isinstance(p, str) or not p:
         raise TypeError(f"{what}={path!r} is not a path; pass a non-empty str or os.PathLike")
+    if is_uri(p):
+        local = local_path(p)
+        if local is None:
+            raise RemoteLakehouseError(
+                f"{what}={p!r} is a remote URI, and the {PLATFORM_NAME!r} platform reads and writes "
+                f"local files only; pass a local or mounted folder, or a 'file:' URI")
+        p = str(local)
     return os.path.abspath(p)
 
 
@@ -194,19 +215,26 @@ class PlatformService(SignalEmitter):
         return source
 
     # -- writes
-    def write(self, path: PathLike, data: bytes | str, *, encoding: str = "utf-8") -> str:
+    def write(self, path: PathLike, data: bytes | str | SupportsRead, *, encoding: str = "utf-8") -> str:
         """Write ``data`` to ``path`` atomically, creating parent folders; returns the path.
 
         Readers see the old file or the new one, never half of it: the data
-        goes to a temp file in the same folder, then ``os.replace``. Emits
+        goes to a temp file in the same folder, then ``os.replace``. A binary
+        stream (anything with ``read(size)``) is copied in chunks; if reading
+        it raises, the temp file goes and the error propagates. Emits
         ``platform.file_written``.
         """
         p = absolute_path(path)
         if isinstance(data, str):
             data = data.encode(encoding)
-        elif not isinstance(data, (bytes, bytearray, memoryview)):
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            content = data
+            self._atomic(p, lambda f: f.write(content))
+        elif callable(getattr(data, "read", None)):
+            source = data
+            self._atomic(p, lambda f: shutil.copyfileobj(source, f, _READ_CHUNK))
+        else:
             raise TypeError(f"write({p!r}, data=...) takes bytes or str, got {type(data).__name__}")
-        self._atomic(p, lambda f: f.write(data))
         self._event("platform.file_written", p)
         return p
 

@@ -8,7 +8,11 @@ Local runs use ``local[*]`` with the UI off and few shuffle partitions; Delta's
 JVM jars (``io.delta:delta-spark_2.12`` and ``io.delta:delta-storage``) are
 resolved from Maven Central (or ``~/.m2/repository``) when the session starts.
 Set ``KINDLING_SPARK_MASTER`` (a master URL) or ``KINDLING_SPARK_REMOTE`` (a
-Spark Connect address, ``sc://host:15002``) to run against a real cluster.
+Spark Connect address, ``sc://host:15002``) to run against a real cluster
+(``kindling.cluster`` starts one on this machine). A master on this machine
+(``local[*]``, ``local-cluster[...]``, ``spark://127.0.0.1:7077``) keeps the
+driver on the loopback address (``SPARK_LOCAL_IP``, ``spark.driver.host``
+and ``spark.driver.bindAddress`` = ``127.0.0.1``) and small sizing.
 
 Signals: ``session.created`` (``app_name``, ``spark_version``, ``config``),
 ``session.config_changed`` (``changed_configs``, ``old_values``),
@@ -18,6 +22,7 @@ Signals: ``session.created`` (``app_name``, ``spark_version``, ``config``),
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -35,18 +40,28 @@ __all__ = [
     "ENV_MASTER",
     "ENV_REMOTE",
     "SparkConfig",
+    "connect_root_cause",
     "SparkSessionProvider",
     "get_or_create_spark_session",
     "get_spark_session_provider",
+    "is_connect_session",
+    "is_dataframe",
+    "is_loopback_master",
+    "parse_ddl_schema",
+    "root_cause_in_text",
     "stop_spark_session",
 ]
 
 ENV_MASTER = "KINDLING_SPARK_MASTER"
 ENV_REMOTE = "KINDLING_SPARK_REMOTE"
 ENV_DRIVER_MEMORY = "KINDLING_SPARK_DRIVER_MEMORY"
+LOOPBACK = "127.0.0.1"
 
-# Settings that make a local session start fast and stay small; a cluster's
-# own defaults win where a master or remote is configured.
+_LOOPBACK_HOST = re.compile(r"^(127(?:\.\d{1,3}){3}|localhost|\[::1\])$", re.IGNORECASE)
+
+# Settings that make a session on this machine (local, or a cluster on the
+# loopback address) start fast and stay small; a remote cluster's own defaults
+# win, and its executors must reach the driver at its network address.
 _LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -63,6 +78,95 @@ _DELTA_SETTINGS = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
+
+
+def is_connect_session(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect client session (no SparkContext, no JVM in this process)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def is_dataframe(value: Any) -> bool:
+    """Whether ``value`` is a Spark DataFrame: a classic one, or a Spark Connect client's.
+
+    pyspark 3.5 has two unrelated classes, so ``isinstance(x, pyspark.sql.DataFrame)``
+    is False for every DataFrame over Spark Connect.
+    """
+    if "pyspark" not in sys.modules:
+        return False  # nothing imported pyspark: this can't be a DataFrame
+    from pyspark.sql.dataframe import DataFrame
+
+    if isinstance(value, DataFrame):
+        return True
+    module = type(value).__module__
+    return module == "pyspark.sql.connect.dataframe" and type(value).__name__ == "DataFrame"
+
+
+def parse_ddl_schema(ddl: str) -> Any:
+    """A DDL schema string (``"id INT, name STRING"``) as a ``StructType``, on any engine.
+
+    A classic session parses it in its JVM (``_parse_datatype_string``, which
+    needs a running SparkContext, as before); a Spark Connect client has no
+    JVM, so when the shared session is (or will be) a Connect one, the server
+    parses it (one analyze round trip).
+    """
+    provider = get_spark_session_provider()
+    session = provider.session
+    if (session is not None and is_connect_session(session)) or (
+            session is None and provider.config.resolved_remote()):
+        return provider.get_session().createDataFrame([], ddl).schema
+    from pyspark.sql.types import _parse_datatype_string
+
+    return _parse_datatype_string(ddl)
+
+
+_CAUSED_BY = re.compile(r"Caused by: ([\w.$]+): ([^\n]*)")
+_NAMED_FAILURE = re.compile(r"(?:^|[\s(:])((?:[a-z]\w*\.)+[A-Z][\w$]*(?:Exception|Error)):? ([^\n]*)")
+
+
+def root_cause_in_text(text: str) -> tuple[str, str] | None:
+    """(class, first message line) of the innermost JVM failure an error's text names, or ``None``.
+
+    Reads the ``Caused by:`` lines of a JVM stack trace, else the last
+    ``pkg.SomeException: message`` in the text (a Spark Connect job failure
+    names its task's error inline: ``... most recent failure: ...:
+    org.apache.spark.SparkNumberFormatException: [CAST_INVALID_INPUT] ...``).
+    """
+    found = _CAUSED_BY.findall(text)
+    if not found:
+        found = [(cls, msg) for cls, msg in _NAMED_FAILURE.findall(text) if msg.strip()]
+    if not found:
+        return None
+    cls, message = found[-1]
+    return cls, message.strip()
+
+
+def connect_root_cause(exc: BaseException) -> str | None:
+    """``"<SimpleName>: <first line>"`` of the JVM cause of a Spark Connect error, or ``None``.
+
+    The Spark Connect counterpart of reading a Py4J error's ``java_exception``
+    chain: the client gets the server's error as text only.
+    """
+    if not type(exc).__module__.startswith("pyspark.errors.exceptions.connect"):
+        return None
+    found = root_cause_in_text(str(exc))
+    if found is None:
+        return None
+    cls, message = found
+    return f"{cls.rsplit('.', 1)[-1]}: {message}"
+
+
+def is_loopback_master(master: str) -> bool:
+    """Whether ``master`` runs on this machine: ``local...`` or a ``spark://`` URL on the loopback address.
+
+    >>> is_loopback_master("spark://127.0.0.1:7077"), is_loopback_master("spark://spark-master:7077")
+    (True, False)
+    """
+    if master.startswith("local"):
+        return True
+    if not master.startswith("spark://"):
+        return False
+    hosts = [h.strip().rsplit(":", 1)[0] for h in master[len("spark://"):].split(",")]
+    return all(_LOOPBACK_HOST.match(h) for h in hosts)
 
 
 @dataclass
@@ -125,8 +229,8 @@ class SparkSessionProvider(SignalEmitter):
         cfg = self.config
         settings: dict[str, str] = {}
         if not cfg.resolved_remote():
-            if cfg.resolved_master().startswith("local"):
-                # Loopback driver and tiny parallelism suit one machine only: a
+            if is_loopback_master(cfg.resolved_master()):
+                # Loopback driver and tiny parallelism suit one machine only: a remote
                 # cluster's executors must reach the driver, and size it themselves.
                 settings.update(_LOCAL_DEFAULTS)
             warehouse = cfg.warehouse_dir or self._temp_warehouse()
@@ -147,15 +251,20 @@ class SparkSessionProvider(SignalEmitter):
         # Python workers must be this interpreter, not whatever `python` is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        remote = self.config.resolved_remote()
+        if remote:
+            return self._connect(remote)
+        master = self.config.resolved_master()
+        if is_loopback_master(master):
+            # The JVM picks every address it binds or advertises from this (the block
+            # manager, the file server executors fetch jars from): never the network's.
+            os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
         builder = SparkSession.builder.appName(self.config.app_name)
         for key, value in self._settings().items():
             builder = builder.config(key, value)
-        remote = self.config.resolved_remote()
-        if remote:
-            return builder.remote(remote).getOrCreate()
         from delta import configure_spark_with_delta_pip
 
-        builder = builder.master(self.config.resolved_master())
+        builder = builder.master(master)
         try:
             session = configure_spark_with_delta_pip(builder).getOrCreate()
         except Exception as exc:
@@ -165,6 +274,29 @@ class SparkSessionProvider(SignalEmitter):
                 "Delta's jars from Maven Central; offline, fill ~/.m2/repository with "
                 "`mvn dependency:get -Dartifact=io.delta:delta-spark_2.12:3.3.2`") from exc
         session.sparkContext.setLogLevel("ERROR")
+        return session
+
+    def _connect(self, remote: str) -> SparkSession:
+        """A Spark Connect client session. The server owns the static settings (Delta's
+        extension and catalog, the app name): only the user's own settings are sent."""
+        from pyspark.sql import SparkSession
+
+        try:
+            builder = SparkSession.builder.remote(remote)
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                f"Spark Connect ({remote}) needs pyspark[connect]'s client packages: "
+                f"`pip install 'pyspark[connect]==3.5.5' 'pandas<3' 'pyarrow<20'` ({exc})") from exc
+        for key, value in self.config.settings.items():
+            builder = builder.config(key, value)
+        try:
+            session = builder.getOrCreate()
+            session.version  # the first round trip: a server that is not there fails here
+        except Exception as exc:
+            raise RuntimeError(
+                f"could not reach the Spark Connect server at {remote}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}. Is it running? On this machine: "
+                f"`python -m kindling.cluster start --workers 0 --connect`") from exc
         return session
 
     def _observed_config(self, session: SparkSession) -> dict[str, str]:

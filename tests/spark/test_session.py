@@ -25,6 +25,7 @@ from kindling.spark_session import (
     SparkConfig,
     SparkSessionProvider,
     get_spark_session_provider,
+    is_loopback_master,
 )
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ SESSION_SIGNALS = ["session.created", "session.config_changed", "session.stopped
 
 
 @pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What the lifecycle script recorded and read, from its own process."""
+def lifecycle(tmp_path_factory: pytest.TempPathFactory, kindling_spark_engine: Any) -> dict[str, Any]:
+    """What the lifecycle script recorded and read, from its own process (on the run's engine)."""
     work = tmp_path_factory.mktemp("session-lifecycle")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     done = subprocess.run([sys.executable, str(SCRIPT), str(work)], capture_output=True, text=True,
@@ -68,11 +69,13 @@ def test_session_created_reports_a_delta_enabled_local_session(lifecycle: dict[s
     assert created["app_name"] == "kindling-session-test"
     assert created["spark_version"].startswith("3.5.")
     config = created["config"]
-    assert config["spark.master"] == os.environ.get("KINDLING_SPARK_MASTER", "local[*]")
+    remote = os.environ.get(ENV_REMOTE)
+    assert config["spark.master"] == remote or os.environ.get(ENV_MASTER, "local[*]")
     assert config["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert config["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-    assert config["spark.ui.enabled"] == "false"
-    assert config["spark.sql.warehouse.dir"].endswith("/warehouse")
+    if not remote:  # a Connect server keeps its own UI and warehouse settings
+        assert config["spark.ui.enabled"] == "false"
+        assert config["spark.sql.warehouse.dir"].endswith("/warehouse")
     assert lifecycle["same_session"] is True
 
 
@@ -107,12 +110,10 @@ def test_session_stopped_names_the_app_and_the_provider_can_restart(lifecycle: d
 # -- the shared session fixture ------------------------------------------------------
 
 def test_delta_table_round_trip_in_the_lakehouse(spark: SparkSession, lakehouse: Path) -> None:
-    from delta.tables import DeltaTable
-
     path = str(lakehouse / "customers")
     spark.createDataFrame([(1, "ada"), (2, "grace")], "id INT, name STRING").write.format("delta").save(path)
     assert (lakehouse / "customers" / "_delta_log" / "00000000000000000000.json").is_file()
-    assert DeltaTable.isDeltaTable(spark, path)
+    assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").first()["operation"] == "WRITE"
     back = sorted((r["id"], r["name"]) for r in spark.read.format("delta").load(path).collect())
     assert back == [(1, "ada"), (2, "grace")]
 
@@ -163,6 +164,19 @@ def test_local_settings_are_delta_enabled_and_small(clean_env: pytest.MonkeyPatc
     assert not provider.is_started and provider.session is None  # nothing started a JVM
 
 
+def test_a_master_on_this_machine_keeps_the_driver_on_the_loopback_address(
+        clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for master in ("local[2]", "local-cluster[2,1,1024]", "spark://127.0.0.1:7077",
+                   "spark://localhost:7077", "spark://127.0.0.1:7077,127.0.0.1:7078"):
+        assert is_loopback_master(master), master
+        settings = SparkSessionProvider(SparkConfig(master=master, warehouse_dir=str(tmp_path)))._settings()
+        assert settings["spark.driver.host"] == settings["spark.driver.bindAddress"] == "127.0.0.1"
+        assert settings["spark.sql.shuffle.partitions"] == "2"
+    for master in ("spark://spark-master:7077", "spark://10.0.0.5:7077", "yarn",
+                   "spark://127.0.0.1:7077,spark-master:7077"):
+        assert not is_loopback_master(master), master
+
+
 def test_a_cluster_master_gets_no_loopback_or_local_sizing(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clean_env.setenv(ENV_MASTER, "spark://spark-master:7077")
     settings = SparkSessionProvider(SparkConfig(warehouse_dir=str(tmp_path)))._settings()
@@ -192,3 +206,46 @@ def test_lakehouse_comes_from_the_env_or_a_temporary_folder(clean_env: pytest.Mo
         assert current_lakehouse() == temporary
     finally:
         set_lakehouse(previous)
+
+
+# -- Spark Connect helpers (no server needed) ---------------------------------------------
+
+CONNECT_JOB_FAILURE = (
+    "(org.apache.spark.SparkException) Job aborted due to stage failure: Task 0 in stage 7.0 failed "
+    "1 times, most recent failure: Lost task 0.0 in stage 7.0 (TID 9) (localhost executor driver): "
+    "org.apache.spark.SparkNumberFormatException: [CAST_INVALID_INPUT] The value 'lots' of the type "
+    "\"STRING\" cannot be cast to \"INT\" because it is malformed.\n\tat org.apache.spark.sql.errors...")
+
+
+def test_the_root_cause_is_read_from_a_connect_error_text() -> None:
+    pytest.importorskip("grpc")
+    from pyspark.errors.exceptions.connect import AnalysisException, SparkConnectGrpcException
+
+    from kindling.entity_manager import DeltaOperationError, _delta_call
+    from kindling.spark_session import connect_root_cause, root_cause_in_text
+
+    error = SparkConnectGrpcException(CONNECT_JOB_FAILURE)
+    assert connect_root_cause(error) == (
+        "SparkNumberFormatException: [CAST_INVALID_INPUT] The value 'lots' of the type \"STRING\" "
+        "cannot be cast to \"INT\" because it is malformed.")
+    assert root_cause_in_text("x\nCaused by: java.io.IOException: outer\nCaused by: a.B$C: inner") == ("a.B$C", "inner")
+    assert connect_root_cause(ValueError(CONNECT_JOB_FAILURE)) is None  # not a Connect error
+    with pytest.raises(DeltaOperationError) as excinfo:
+        with _delta_call("merge into entity 'silver.accounts'"):
+            raise error
+    assert str(excinfo.value).startswith("merge into entity 'silver.accounts' failed, nothing was committed: "
+                                         "SparkNumberFormatException: [CAST_INVALID_INPUT]")
+    assert excinfo.value.java_class == "org.apache.spark.SparkNumberFormatException"
+    with pytest.raises(AnalysisException):  # analysis errors pass as they are, as on a classic session
+        with _delta_call("merge"):
+            raise AnalysisException("[UNRESOLVED_COLUMN] ...")
+
+
+def test_only_spark_dataframes_are_dataframes() -> None:
+    from kindling.spark_session import is_dataframe
+
+    assert not is_dataframe([("a", 1)]) and not is_dataframe(None)
+    pytest.importorskip("grpc")
+    from pyspark.sql.connect.dataframe import DataFrame as ConnectDataFrame
+
+    assert is_dataframe(ConnectDataFrame.__new__(ConnectDataFrame))
