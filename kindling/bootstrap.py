@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from kindling.lakehouse import current_lakehouse
+from kindling.lakehouse import require_local
 from kindling.pip_manager import PipManager
 from kindling.platform import PlatformService, get_platform_service
 from kindling.signaling import SignalEmitter, SignalProvider
@@ -364,7 +364,7 @@ class Bootstrap(SignalEmitter):
         base = base if os.path.isdir(base) else os.path.dirname(base)
         wheels_dir = deps.get("wheels_dir")
         wheels_dir = (os.path.join(base, os.fspath(wheels_dir)) if wheels_dir
-                      else os.path.join(str(current_lakehouse()), "packages"))
+                      else os.path.join(require_local("bootstrap's wheel folder"), "packages"))
         target = pip_opts.get("target")
         target = os.path.join(base, target) if target else None
         wheels = [_wheel_path(w, wheels_dir) for w in deps["framework_wheels"]]

@@ -48,9 +48,9 @@ from typing import Any, ClassVar, TypeVar
 import yaml
 
 from pytest_kindling_signals._names import close_matches
-from kindling.lakehouse import current_lakehouse
+from kindling.lakehouse import require_local
 from kindling.pip_manager import PipManager
-from kindling.platform import PlatformService, get_platform_service
+from kindling.platform import PlatformService, absolute_path, get_platform_service
 from kindling.signaling import SignalEmitter, SignalProvider
 
 __all__ = [
@@ -193,7 +193,7 @@ class DataAppManager(SignalEmitter):
         self.max_members = max_members
         self.max_compression_ratio = max_compression_ratio
         self._limits()  # bad limits fail here, not at the first deploy
-        self._deploy_root = os.path.abspath(os.fspath(deploy_root)) if deploy_root is not None else None
+        self._deploy_root = absolute_path(deploy_root, "deploy_root") if deploy_root is not None else None
         # The provider's own platform service, so platform.* goes where the caller listens.
         self.platform = platform or (
             PlatformService(signal_provider) if signal_provider is not None else get_platform_service())
@@ -201,7 +201,7 @@ class DataAppManager(SignalEmitter):
 
     @property
     def deploy_root(self) -> str:
-        return self._deploy_root or os.path.join(str(current_lakehouse()), "apps")
+        return self._deploy_root or os.path.join(require_local("app deployment"), "apps")
 
     def _limits(self) -> _Limits:
         for attr in ("max_unpacked_bytes", "max_members", "max_compression_ratio"):

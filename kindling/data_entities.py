@@ -126,10 +126,12 @@ class EntityDefinition:
         """The declared schema as a ``StructType``; parsing a DDL string needs a running Spark session."""
         if self.schema is None or not isinstance(self.schema, str):
             return self.schema
-        from pyspark.sql.types import StructType, _parse_datatype_string
+        from pyspark.sql.types import StructType
+
+        from kindling.spark_session import parse_ddl_schema  # in the JVM, or by a Connect server
 
         try:
-            parsed = _parse_datatype_string(self.schema)
+            parsed = parse_ddl_schema(self.schema)
         except Exception as exc:
             reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
             raise EntityDeclarationError(

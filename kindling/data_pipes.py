@@ -519,9 +519,9 @@ class DataPipesExecuter(SignalEmitter):
         return df
 
     def _write(self, pipe: PipeDefinition, output: Any) -> tuple[int, str]:
-        from pyspark.sql import DataFrame
+        from kindling.spark_session import is_dataframe  # a classic or a Spark Connect DataFrame
 
-        if not isinstance(output, DataFrame):
+        if not is_dataframe(output):
             raise TypeError(
                 f"pipe {pipe.pipeid!r} returned {type(output).__name__}; a pipe returns a Spark "
                 f"DataFrame for {pipe.output_entity_id!r}, or None to skip the write")

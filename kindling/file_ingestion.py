@@ -143,7 +143,9 @@ def _spark_error_summary(exc: BaseException) -> str:
             if msg and not msg.startswith(("Job aborted", "Exception thrown in awaitResult")):
                 found.append(msg)
     if not found:
-        return describe_error(exc)
+        from kindling.spark_session import connect_root_cause  # a Spark Connect error: text only
+
+        return connect_root_cause(exc) or describe_error(exc)
     first, last = found[0], found[-1]
     if last == first or last in first:
         return _clip(first, 2 * _MAX_SUMMARY_PART)
@@ -521,9 +523,10 @@ class FileIngestionProcessor(SignalEmitter):
         """The ledger in force (the lakehouse's, unless ``ledger_path`` was given)."""
         path = self._ledger_path
         if path is None:
-            from kindling.lakehouse import current_lakehouse
+            from kindling.lakehouse import require_local
 
-            path = os.path.join(current_lakehouse(), "_kindling", "file_ingestion", "ledger.json")
+            path = os.path.join(require_local("file ingestion's ledger"), "_kindling", "file_ingestion",
+                                "ledger.json")
         return IngestionLedger(self.platform, os.path.abspath(path))
 
     # -- the run
@@ -858,8 +861,10 @@ def _malformed_record(spark: SparkSession, entry: FileIngestionEntry, path: str)
         # Wrapped as [<line>,"<sentinel>"]: one JSON value, and nothing after it, parses to
         # exactly two strings, the second the sentinel (which a line can't guess).
         sentinel = uuid.uuid4().hex
+        # Spark Connect refuses an empty options map: no options is None
+        options = {k: v for k, v in entry.read_options.items() if k.lower() not in ("mode", "multiline")}
         wrapped = F.from_json(F.concat(F.lit("["), value, F.lit(f',"{sentinel}"]')), "array<string>",
-                              {k: v for k, v in entry.read_options.items() if k.lower() not in ("mode", "multiline")})
+                              options or None)
         bad = F.col("value").rlike(r"\S") & (
             wrapped.isNull() | (F.size(wrapped) != 2) | (F.element_at(wrapped, -1) != F.lit(sentinel)))
         problem = ("the record {} is not one JSON value (a second value, or text after it); Spark would "

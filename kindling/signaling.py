@@ -148,6 +148,10 @@ def _jvm_root_cause(exc: BaseException) -> str | None:
     """``"<Class>: <first line>"`` of a Py4J error's innermost Java cause, or ``None``."""
     java = getattr(exc, "java_exception", None)
     if java is None:
+        if type(exc).__module__.startswith("pyspark.errors.exceptions.connect"):
+            from kindling.spark_session import connect_root_cause  # the server's error, as text
+
+            return connect_root_cause(exc)
         return None
     try:
         for _ in range(50):  # a cause chain is short; a cycle must not hang error reporting
