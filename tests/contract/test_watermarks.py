@@ -237,7 +237,8 @@ def test_a_damaged_watermark_table_fails_get_and_save_with_the_root_cause_and_ch
 
     for err in (got.value, saved.value):  # the root cause, not the raw Py4J text and its JVM stack
         assert "\tat " not in str(err) and "An error occurred while calling" not in str(err)
-        assert type(err.__cause__).__name__ == "Py4JJavaError"
+        # chained: the engine's own error (Py4J's on a classic session, gRPC's over Spark Connect)
+        assert type(err.__cause__).__name__ in ("Py4JJavaError", "SparkConnectGrpcException")
     assert names(signal_recorder) == ["watermark.pre_get", "watermark.get_failed",
                                       "watermark.pre_save", "watermark.save_failed"]
     pre_get, get_failed, _, save_failed = (r for r in signal_recorder.records if r.name.startswith("watermark."))
