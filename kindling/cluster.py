@@ -228,6 +228,23 @@ def _is_ours(pid: int, token: str) -> bool:
     return line is not None and f"{_TOKEN_PROPERTY}{token}" in line
 
 
+def _group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies waiting to be reaped don't)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return _alive(pgid)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie does not). Not read from the command line: while a
     process execs (spark-class execs java) its command line briefly reads empty."""
@@ -562,6 +579,10 @@ class LocalCluster:
             os.killpg(proc.pid, signal.SIGKILL)  # what did not stop in time, and stragglers
         except (ProcessLookupError, PermissionError):
             pass
+        # a worker's executors are in its group: return when the whole group is gone
+        settle = time.monotonic() + 10
+        while _group_running(proc.pid) and time.monotonic() < settle:
+            time.sleep(0.1)
         if popen is not None:
             try:
                 popen.wait(timeout=10)

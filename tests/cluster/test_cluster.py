@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # -- sockets ------------------------------------------------------------------------------------
 
 def _group(leader: int) -> list[int]:
-    """The pids of ``leader``'s process group (the JVM and what it started)."""
+    """The running pids of ``leader``'s process group (the JVM and what it started)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -40,7 +40,7 @@ def _group(leader: int) -> list[int]:
             except OSError:
                 continue
             fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == leader:  # pgrp
+            if int(fields[2]) == leader and fields[0] != "Z":  # pgrp; a zombie is gone, unreaped
                 found.append(int(entry.name))
     return found
 
