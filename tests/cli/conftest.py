@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 
 from report_project import SHOP_CATALOG, SHOP_MODULE, SHOP_TESTS  # noqa: E402
-from report_schema import check_files  # noqa: E402
+from report_schema import _written_files_match_the_shipped_schemas  # noqa: F401 - autouse here  # noqa: E402
 
 from pytest_kindling_signals.cli import main  # noqa: E402
 
@@ -56,24 +55,6 @@ from shop import new_shop
 def test_refund():
     new_shop().refund(amount=12.5)
 '''
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "malformed_files: the test writes malformed data files on purpose "
-                                       "(their schema check is skipped)")
-
-
-@pytest.fixture(autouse=True)
-def _written_files_match_the_shipped_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test, every JSON report and data file it wrote validates against its schema."""
-    yield
-    if request.node.get_closest_marker("malformed_files"):
-        return
-    for name in ("pytester", "tmp_path"):
-        value = request.node.funcargs.get(name)
-        root = getattr(value, "path", value)
-        if isinstance(root, Path) and root.is_dir():
-            check_files(root)
 
 
 @pytest.fixture

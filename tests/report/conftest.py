@@ -3,30 +3,10 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from report_project import BAD_TESTS, SHOP_CATALOG, SHOP_MODULE, SHOP_TESTS
-from report_schema import check_files
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "malformed_files: the test writes malformed data files on purpose "
-                                       "(their schema check is skipped)")
-
-
-@pytest.fixture(autouse=True)
-def _written_files_match_the_shipped_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test, every JSON report and data file it wrote validates against its schema."""
-    yield
-    if request.node.get_closest_marker("malformed_files"):
-        return
-    for name in ("pytester", "tmp_path"):
-        value = request.node.funcargs.get(name)
-        root = getattr(value, "path", value)
-        if isinstance(root, Path) and root.is_dir():
-            check_files(root)
+from report_schema import _written_files_match_the_shipped_schemas  # noqa: F401 - autouse here
 
 
 @pytest.fixture

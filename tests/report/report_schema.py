@@ -9,10 +9,12 @@ validated.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 
 from pytest_kindling_signals.data import DATA_FORMAT, DATA_SCHEMA_PATH, REPORT_SCHEMA_PATH
@@ -51,3 +53,17 @@ def check_files(root: Path) -> tuple[int, int]:
             assert not errors, f"{path} breaks the data schema: {errors[0].message} at {list(errors[0].path)}"
             datas += 1
     return reports, datas
+
+
+@pytest.fixture(autouse=True)
+def _written_files_match_the_shipped_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, every JSON report and data file it wrote validates against its schema
+    (a conftest that imports this fixture turns it on for its folder)."""
+    yield
+    if request.node.get_closest_marker("malformed_files"):
+        return
+    for name in ("pytester", "tmp_path"):
+        value = request.node.funcargs.get(name)
+        root = getattr(value, "path", value)
+        if isinstance(root, Path) and root.is_dir():
+            check_files(root)
