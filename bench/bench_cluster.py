@@ -10,7 +10,7 @@ load falls on all of them alike:
 
 - ``local``: ``local[*]``, the embedded default;
 - ``cluster``: a standalone master and 2 workers (1 core, 1 GiB each) on
-  127.0.0.1, started by :mod:`kindling.cluster` before the round, the suite
+  127.0.0.1, started by :mod:`pytest_kindling_signals.spark.cluster` before the round, the suite
   run with ``--kindling-spark-master`` (start-up is timed apart);
 - ``connect``: a Spark Connect server on 127.0.0.1 (``local[2]``), the suite
   run with ``--kindling-spark-remote``.
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kindling.cluster import ClusterSpec, LocalCluster  # noqa: E402
+from pytest_kindling_signals.spark import ClusterSpec, LocalCluster  # noqa: E402
 
 ENGINES = ("local", "cluster", "connect")
 

@@ -33,7 +33,7 @@ import blinker
 from _pytest.logging import LogCaptureHandler
 
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter
-from pytest_kindling_signals.recorder import SignalRecorder
+from pytest_kindling_signals.record import SignalRecorder
 
 SIGNAL = "entity.post_merge"
 TARGET_RATIO = 3.0

@@ -62,7 +62,7 @@ class _NoopTap:
 
 def per_emission_us(repeat: int = 5, number: int = 2000) -> dict[str, float]:
     """Microseconds per emission: no observer, the collector, the collector validating everything."""
-    import pytest_kindling_signals.coverage as coverage
+    import pytest_kindling_signals.report.coverage as coverage
     from kindling.signal_catalog import load_catalog
     from kindling.signaling import BlinkerSignalProvider, SignalEmitter
 

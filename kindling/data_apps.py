@@ -47,7 +47,7 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-from pytest_kindling_signals._names import close_matches
+from pytest_kindling_signals.names import close_matches
 from kindling.lakehouse import require_local
 from kindling.pip_manager import PipManager
 from kindling.platform import PlatformService, absolute_path, get_platform_service

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
-from pytest_kindling_signals._names import UnknownNameError, close_matches, declared_names, did_you_mean
+from pytest_kindling_signals.names import UnknownNameError, close_matches, declared_names, did_you_mean
 from kindling.registries import register_registry
 
 if TYPE_CHECKING:  # pyspark is needed only once a schema is handed to Spark

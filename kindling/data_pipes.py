@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from pytest_kindling_signals._names import close_matches, declared_names, did_you_mean
+from pytest_kindling_signals.names import close_matches, declared_names, did_you_mean
 from kindling.registries import register_registry
 from kindling.signaling import SignalEmitter, SignalProvider, describe_error, new_operation_id
 

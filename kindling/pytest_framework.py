@@ -19,6 +19,7 @@ from pytest_kindling_signals.frameworks import Framework
 from kindling import registries
 from kindling.signal_catalog import BUILTIN_CATALOG_PATH
 from kindling.signaling import BlinkerSignalProvider, add_global_tap, use_default_provider
+from kindling.spark_session import get_spark_session_provider
 
 __all__ = ["KindlingFramework"]
 
@@ -40,6 +41,12 @@ class KindlingFramework(Framework):
         provider = BlinkerSignalProvider(name="test")
         with use_default_provider(provider):
             yield provider
+
+    def use_engine(self, master: str | None, remote: str | None) -> None:
+        provider = get_spark_session_provider()
+        if not provider.is_started:
+            provider.config.master = master or provider.config.master
+            provider.config.remote = remote or provider.config.remote
 
     @contextmanager
     def isolation(self) -> Iterator[None]:

@@ -1,9 +1,10 @@
-"""Kindling's signal catalog: the quick reference's 88 signals, in ``signal_catalog.yaml``.
+"""Kindling's signal catalog: the quick reference's 88 signals.
 
-The file next to this module is the single source of truth for what our
-providers emit. The catalog *engine* (format, loading, validation, JSON
-Schema) is the plugin's, :mod:`pytest_kindling_signals.catalog`; this module
-adds the built-in file to it::
+The file is the plugin's (``pytest_kindling_signals/catalog/shipped/quick_reference.yaml``,
+shipped with the plugin this distribution depends on): the single source of truth
+for what our providers emit. The catalog *engine* (format, loading, validation,
+JSON Schema) is the plugin's too, :mod:`pytest_kindling_signals.catalog`; this
+module makes that file the built-in catalog::
 
     >>> from kindling.signal_catalog import load_catalog
     >>> catalog = load_catalog()
@@ -16,10 +17,10 @@ adds the built-in file to it::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pytest_kindling_signals.catalog import (
     DATETIME_PATTERN,
+    QUICK_REFERENCE_PATH,
     UUID_PATTERN,
     CatalogError,
     FieldSpec,
@@ -49,7 +50,7 @@ __all__ = [
     "signal_kind",
 ]
 
-BUILTIN_CATALOG_PATH = Path(__file__).with_name("signal_catalog.yaml")
+BUILTIN_CATALOG_PATH = QUICK_REFERENCE_PATH
 
 
 def load_catalog(*extra: str | os.PathLike[str], builtin: bool = True) -> SignalCatalog:

@@ -41,8 +41,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Union
 
-from kindling.data_entities import DataEntities, UnknownEntityError, get_entity_definition, get_entity_ids
+from kindling.data_entities import (
+    DataEntities,
+    EntityDefinition,
+    UnknownEntityError,
+    get_entity_definition,
+    get_entity_ids,
+)
 from kindling.signaling import SignalEmitter, SignalProvider, describe_error
+from kindling.spark_errors import clip, is_spark_error
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -350,7 +357,7 @@ class WatermarkManager(SignalEmitter):
                 f"cannot save a watermark for {entity_id!r} without a source_version: it is not a "
                 f"declared entity, so its Delta version is unknown. Pass source_version=<the source's "
                 f"version>, or declare it with DataEntities.entity(entityid={entity_id!r}, ...)")
-        self._declare()
+        definition = self._declare()
         with self.operation("watermark.save", entity_id=entity_id, new_watermark=value,
                             reader_id=reader_id) as op:
             old = self._read_row(entity_id, reader_id)
@@ -365,7 +372,8 @@ class WatermarkManager(SignalEmitter):
             if source_version is None:
                 source_version = pinned if pinned is not None else self._require_version(entity_id)
             now = datetime.now(timezone.utc)
-            table_version = self._write_row(entity_id, reader_id, stored, source_version, now, _SAVE_REASON)
+            table_version = self._write_row(definition, entity_id, reader_id, stored, source_version, now,
+                                            _SAVE_REASON)
             if delta is not None and delta > 0 and isinstance(value, str):
                 self.emit("watermark.watermark_advanced", entity_id=entity_id, reader_id=reader_id,
                           old_watermark=old_value, new_watermark=value, advancement_seconds=delta)
@@ -389,9 +397,9 @@ class WatermarkManager(SignalEmitter):
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError(f"reset_watermark(reason={reason!r}) needs a non-empty reason, "
                              f"e.g. reason='reprocess after the schema fix'")
-        self._declare()
+        definition = self._declare()
         old = self._read_row(entity_id, reader_id)
-        self._write_row(entity_id, reader_id, None, None, datetime.now(timezone.utc), reason)
+        self._write_row(definition, entity_id, reader_id, None, None, datetime.now(timezone.utc), reason)
         self._read_versions.pop((entity_id, reader_id), None)
         old_value = old.value if old is not None else None
         self.emit("watermark.watermark_reset", entity_id=entity_id, reader_id=reader_id,
@@ -433,22 +441,22 @@ class WatermarkManager(SignalEmitter):
 
     # -- the watermark table ------------------------------------------------------------------
 
-    def _declare(self) -> None:
-        """Declare the watermark entity unless it is (a registry reset may have cleared it)."""
+    def _declare(self) -> EntityDefinition:
+        """The watermark entity's definition, declared now unless it is (a registry reset may have cleared it)."""
         wid = self.watermark_entity_id
         try:
             definition = get_entity_definition(wid)
         except UnknownEntityError:
-            DataEntities.entity(entityid=wid, name=wid.replace(".", "_").replace("-", "_"),
-                                merge_columns=list(_MERGE_COLUMNS), schema=WATERMARK_SCHEMA,
-                                tags={"kindling": "watermarks"})
-            return
+            return DataEntities.entity(entityid=wid, name=wid.replace(".", "_").replace("-", "_"),
+                                       merge_columns=list(_MERGE_COLUMNS), schema=WATERMARK_SCHEMA,
+                                       tags={"kindling": "watermarks"})
         if tuple(definition.merge_columns) != _MERGE_COLUMNS:
             raise WatermarkError(
                 f"entity {wid!r} is declared with merge_columns={list(definition.merge_columns)!r}, "
                 f"but as the watermark entity it must merge on {list(_MERGE_COLUMNS)!r}; declare it "
                 f"with merge_columns={list(_MERGE_COLUMNS)!r} and schema {WATERMARK_SCHEMA!r}, or "
                 f"pass another watermark_entity_id")
+        return definition
 
     def _read_row(self, entity_id: str, reader_id: str) -> _Row | None:
         from pyspark.sql import functions as F
@@ -465,11 +473,10 @@ class WatermarkManager(SignalEmitter):
         except EntityTableNotFoundError:
             return None  # no watermark was ever saved here
         except Exception as exc:
-            if not type(exc).__module__.startswith(("py4j", "pyspark")):
+            if not is_spark_error(exc):
                 raise
-            root = describe_error(exc)  # the JVM's root cause, not its stack
-            if len(root) > _MAX_CAUSE_CHARS:  # the fix must fit in a signal's error field too
-                root = root[:_MAX_CAUSE_CHARS - 3] + "..."
+            # The JVM's root cause, not its stack; short, so the fix fits in a signal's error field too.
+            root = clip(describe_error(exc), _MAX_CAUSE_CHARS)
             raise WatermarkTableError(
                 f"cannot read the watermark table {self.watermark_entity_id!r}: {root}. Nothing was "
                 f"changed; repair the Delta table at {self.entity_manager.table_path(self.watermark_entity_id)} "
@@ -481,13 +488,12 @@ class WatermarkManager(SignalEmitter):
                     int(r.source_version) if r.source_version is not None else None,
                     float(r.updated_epoch), r.reason)
 
-    def _write_row(self, entity_id: str, reader_id: str, stored: str | None,
+    def _write_row(self, definition: EntityDefinition, entity_id: str, reader_id: str, stored: str | None,
                    source_version: int | None, now: datetime, reason: str) -> int:
-        definition = get_entity_definition(self.watermark_entity_id)
         df = _spark_session().createDataFrame(
             [(entity_id, reader_id, stored, source_version, now, reason)],
             definition.spark_schema() or WATERMARK_SCHEMA)
-        return self.entity_manager.merge_to_entity(df, self.watermark_entity_id).version
+        return self.entity_manager.merge_to_entity(df, definition.entityid).version
 
     def _current_version(self, entity_id: str) -> int | None:
         """The source table's version now, when the source is a declared entity with a table."""

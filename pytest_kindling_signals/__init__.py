@@ -15,9 +15,9 @@ The recorder also works without pytest: ``with SignalRecorder(provider) as rec:`
 from __future__ import annotations
 
 from pytest_kindling_signals.catalog import UnknownSignalError
-from pytest_kindling_signals.assertions import SignalAssertions
-from pytest_kindling_signals.contract import ContractFinding, check_contract
-from pytest_kindling_signals.recorder import SignalRecord, SignalRecorder, UnknownSignalPatternError
+from pytest_kindling_signals.record import SignalAssertions
+from pytest_kindling_signals.catalog import ContractFinding, check_contract
+from pytest_kindling_signals.record import SignalRecord, SignalRecorder, UnknownSignalPatternError
 
 __all__ = [
     "ContractFinding",

@@ -62,8 +62,8 @@ def _add_catalog_scan(sub: Any) -> None:
 
 def _run_catalog_scan(args: argparse.Namespace) -> int:
     from pytest_kindling_signals.catalog import CatalogError, load_catalog
-    from pytest_kindling_signals.conformance import load_aliases
-    from pytest_kindling_signals.scan import ScanError, draft_catalog, render_yaml, scan
+    from pytest_kindling_signals.catalog import load_aliases
+    from pytest_kindling_signals.catalog import ScanError, draft_catalog, render_yaml, scan
 
     if args.aliases and not args.tiers_from:
         args.parser.error("--aliases needs --tiers-from QUICK_REF_CATALOG (the catalog the "
@@ -140,7 +140,7 @@ def _base_paths(choice: str) -> list[Path]:
 
 def _run_catalog_validate(args: argparse.Namespace) -> int:
     from pytest_kindling_signals.catalog import CatalogError, load_catalog
-    from pytest_kindling_signals.data import catalog_ref
+    from pytest_kindling_signals.report import catalog_ref
 
     base = _base_paths(args.base)
     failed = 0
@@ -161,7 +161,7 @@ def _run_catalog_validate(args: argparse.Namespace) -> int:
 
 
 def _add_catalog_export(sub: Any) -> None:
-    from pytest_kindling_signals.export import EXPORT_FORMATS
+    from pytest_kindling_signals.catalog import EXPORT_FORMATS
 
     p = sub.add_parser(
         "export", help="write a catalog as Markdown, JSON Schema or AsyncAPI 3.0",
@@ -181,7 +181,7 @@ def _run_catalog_export(args: argparse.Namespace) -> int:
     from importlib.metadata import PackageNotFoundError, version
 
     from pytest_kindling_signals.catalog import CatalogError, load_catalog
-    from pytest_kindling_signals.export import export
+    from pytest_kindling_signals.catalog import export
     from pytest_kindling_signals.frameworks import FrameworkError, default_catalog, find_framework
 
     try:
@@ -234,7 +234,7 @@ def _add_catalog_group(sub: Any) -> None:
 # -- combine / report / compare ---------------------------------------------------------
 
 def _load(paths: Sequence[str]) -> list[Any]:
-    from pytest_kindling_signals.data import DataError, load_many
+    from pytest_kindling_signals.report import DataError, load_many
 
     try:
         return load_many(paths)
@@ -257,7 +257,7 @@ def _add_combine(sub: Any) -> None:
 
 
 def _run_combine(args: argparse.Namespace) -> int:
-    from pytest_kindling_signals.data import DataError, combine
+    from pytest_kindling_signals.report import DataError, combine
 
     runs = _load(args.data)
     warnings: list[str] = []
@@ -309,7 +309,7 @@ def _add_report(sub: Any) -> None:
 
 
 def _targets(parser: argparse.ArgumentParser, formats: list[str] | None, default: str) -> list[Any]:
-    from pytest_kindling_signals.report_render import parse_report_targets
+    from pytest_kindling_signals.report import parse_report_targets
 
     try:
         return parse_report_targets(formats or [default], option="--format")
@@ -323,10 +323,10 @@ def _write(target: Any, text: str) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from pytest_kindling_signals.compare import Comparison
-    from pytest_kindling_signals.coverage import evaluate_gates, gate_failure_line, parse_fail_under
-    from pytest_kindling_signals.data import DataError, describe_gates
-    from pytest_kindling_signals.report_render import render, render_term
+    from pytest_kindling_signals.report import Comparison
+    from pytest_kindling_signals.report import evaluate_gates, gate_failure_line, parse_fail_under
+    from pytest_kindling_signals.report import DataError, describe_gates
+    from pytest_kindling_signals.report import render, render_term
 
     targets = _targets(args.parser, args.formats, "term")
     (run,) = _load([args.data])
@@ -381,13 +381,13 @@ def _add_compare(sub: Any) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from pytest_kindling_signals.compare import (
+    from pytest_kindling_signals.report import (
         Comparison,
         render_compare_json,
         render_compare_markdown,
         render_compare_term,
     )
-    from pytest_kindling_signals.data import DataError
+    from pytest_kindling_signals.report import DataError
 
     targets = _targets(args.parser, args.formats, "term")
     for t in targets:

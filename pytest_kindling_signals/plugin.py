@@ -20,10 +20,10 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_kindling_signals.assertions import Failure, render_failures
+from pytest_kindling_signals.record import Failure, render_failures
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, UnknownSignalError, load_catalog
 from pytest_kindling_signals.frameworks import Framework, FrameworkError, find_framework, framework_names
-from pytest_kindling_signals.recorder import SignalRecorder
+from pytest_kindling_signals.record import SignalRecorder
 
 __all__ = ["CATALOGS_INI", "FRAMEWORK_INI", "MARKER", "catalog_for_config", "framework_for_config"]
 

@@ -1,4 +1,4 @@
-"""Alias maps and conformance (``pytest_kindling_signals.conformance``), and the shipped
+"""Alias maps and conformance (``pytest_kindling_signals.catalog.conformance``), and the shipped
 spark-kindling catalog and alias map.
 
 Fast tests: no JVM, no subprocess.
@@ -21,7 +21,7 @@ from pytest_kindling_signals.catalog import (
     load_catalog,
     parse_catalog,
 )
-from pytest_kindling_signals.conformance import (
+from pytest_kindling_signals.catalog import (
     AliasMap,
     conformance,
     conformance_dict,

@@ -19,7 +19,6 @@ from kindling.file_ingestion import (
     FileIngestionProcessor,
     IngestionLedger,
     UnknownEntryError,
-    _spark_error_summary,
     get_entry_definition,
     get_entry_ids,
 )
@@ -109,23 +108,6 @@ def test_an_unknown_entry_suggests_close_matches():
     _sales_entry()
     with pytest.raises(UnknownEntryError, match=r"'daily_sale' \(did you mean 'daily_sales'\?\)"):
         get_entry_definition("daily_sale")
-
-
-# -- Spark error messages -------------------------------------------------------------
-
-def test_a_py4j_error_is_summarised_to_its_message_and_root_cause():
-    text = ("An error occurred while calling o263.json.\n"
-            ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in stage 5.0 "
-            "failed 1 times, most recent failure: Lost task 0.0 (TID 8) (host executor driver): "
-            "org.apache.spark.SparkException: [MALFORMED_RECORD_IN_PARSING] Malformed records are "
-            "detected in record parsing: [2,b,null].\n"
-            "\tat org.apache.spark.sql.errors.QueryExecutionErrors$.malformed(QueryExecutionErrors.scala:1)\n"
-            "Caused by: java.lang.NumberFormatException: For input string: \"x\"\n"
-            "\tat java.base/java.lang.Integer.parseInt(Integer.java:1)\n")
-    assert _spark_error_summary(RuntimeError(text)) == (
-        "[MALFORMED_RECORD_IN_PARSING] Malformed records are detected in record parsing: [2,b,null]. "
-        "(cause: For input string: \"x\")")
-    assert _spark_error_summary(ValueError("plain message")) == "plain message"
 
 
 # -- the ledger --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.contract import check_lifecycles
+from pytest_kindling_signals.catalog import check_lifecycles
 
 CATALOG = """
 format: kindling-signal-catalog/1

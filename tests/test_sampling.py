@@ -13,7 +13,7 @@ from kindling.platform import PlatformService
 from kindling.sampling import SAMPLING_FIELDS, SamplingPolicy, SamplingStats
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter, lazy
 from kindling.tracing import SparkTraceProvider
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 from docs_examples import code_blocks, run_blocks
 
 pytestmark = pytest.mark.kindling_signals_ignore  # synthetic emissions (hand-made, often broken payloads): the report leaves them out

@@ -1,4 +1,4 @@
-"""The source scanner (``pytest_kindling_signals.scan``) and ``kindling-signals catalog scan``.
+"""The source scanner (``pytest_kindling_signals.catalog.scan``) and ``kindling-signals catalog scan``.
 
 Fast tests: small packages written under ``tmp_path``; no JVM, no subprocess.
 """
@@ -14,7 +14,7 @@ import yaml
 
 from pytest_kindling_signals.catalog import load_catalog, parse_catalog
 from pytest_kindling_signals.cli import main
-from pytest_kindling_signals.scan import ScanError, draft_catalog, infer_kind, render_yaml, scan
+from pytest_kindling_signals.catalog import ScanError, draft_catalog, infer_kind, render_yaml, scan
 
 SERVICE = '''
 from somewhere import SignalEmitter

@@ -139,7 +139,7 @@ def test_with_this_repositorys_kindling_the_fixture_says_it_is_for_spark_kindlin
     if not _installed("kindling-signals"):
         pytest.skip("needs this repository's framework (kindling-signals) installed")
     registered = metadata.entry_points(group="pytest11", name="kindling_signals_spark_kindling")
-    plugin = [] if registered else ["-p", "pytest_kindling_signals.spark_kindling_plugin"]
+    plugin = [] if registered else ["-p", "pytest_kindling_signals.frameworks.spark_kindling.plugin"]
     pytester.makepyfile("def test_pipeline(spark_kindling):\n    pass\n")
 
     result = pytester.runpytest(*plugin)

@@ -36,7 +36,7 @@ class SignalEvent(NamedTuple):
     """One emission of a generated sequence: unpack it as ``name, payload``.
 
     It has ``name`` and ``payload`` like a recorded signal, so
-    :func:`~pytest_kindling_signals.contract.check_contract` takes a list of them.
+    :func:`~pytest_kindling_signals.catalog.contract.check_contract` takes a list of them.
     """
 
     name: str

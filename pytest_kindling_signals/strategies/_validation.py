@@ -12,8 +12,8 @@ from typing import Any
 
 from hypothesis.errors import InvalidArgument
 
-from pytest_kindling_signals import _names
-from pytest_kindling_signals._names import did_you_mean
+from pytest_kindling_signals import names as _names
+from pytest_kindling_signals.names import did_you_mean
 from pytest_kindling_signals.catalog import SignalCatalog, SignalSpec
 from pytest_kindling_signals.frameworks import default_catalog
 

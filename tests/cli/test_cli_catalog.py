@@ -41,7 +41,7 @@ def test_validate_checks_every_file_and_names_the_bad_one(files: Path, cli: Cli)
 
 def test_validate_with_the_frameworks_catalog_as_base(files: Path, cli: Cli) -> None:
     assert cli("catalog", "validate", "--base", "auto", "shop.yaml") == (
-        0, "shop.yaml: ok, 4 signals in 1 provider (merged after kindling:signal_catalog.yaml)\n", "")
+        0, "shop.yaml: ok, 4 signals in 1 provider (merged after pytest_kindling_signals:catalog/shipped/quick_reference.yaml)\n", "")
     code, _, err = cli("catalog", "validate", "--base", "auto", "clash.yaml")
     assert code == 1
     assert "namespace 'entity' is already declared" in err

@@ -1,4 +1,4 @@
-"""The throwaway cluster (``python -m kindling.cluster``) and the pytest options that choose the engine.
+"""The throwaway cluster (``python -m pytest_kindling_signals.spark.cluster``) and the pytest options that choose the engine.
 
 The JVM tests start a real standalone master with one worker, and a real
 Spark Connect server, on 127.0.0.1; they check that every socket those
@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from kindling.cluster import ClusterError, ClusterSpec, LocalCluster, main
+from pytest_kindling_signals.spark import ClusterError, ClusterSpec, LocalCluster
+from pytest_kindling_signals.spark.cluster import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

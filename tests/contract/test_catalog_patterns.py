@@ -23,7 +23,7 @@ from kindling.data_entities import DataEntities
 from kindling.data_pipes import DataPipes, DataPipesExecuter, PipeExecutionError
 from kindling.entity_manager import DataEntityManager
 from kindling.signaling import BlinkerSignalProvider
-from pytest_kindling_signals.recorder import SignalRecorder
+from pytest_kindling_signals.record import SignalRecorder
 
 pytestmark = pytest.mark.contract
 

@@ -20,7 +20,7 @@ from kindling.data_pipes import DataPipes, DataPipesExecuter, PipeExecutionError
 from kindling.entity_manager import DataEntityManager
 from kindling.signal_catalog import SignalCatalog
 from kindling.signaling import describe_error
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 
 pytestmark = pytest.mark.contract
 

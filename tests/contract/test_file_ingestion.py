@@ -18,7 +18,7 @@ from docs_examples import run_example
 from kindling.data_entities import DataEntities
 from kindling.entity_manager import DataEntityManager
 from kindling.file_ingestion import FileIngestionEntries, FileIngestionProcessor
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 
 pytestmark = pytest.mark.contract
 

@@ -13,7 +13,7 @@ import pytest
 
 from kindling.platform import PlatformService, get_platform_service
 from kindling.signaling import BlinkerSignalProvider
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 
 pytestmark = pytest.mark.contract
 

@@ -19,7 +19,7 @@ from kindling.data_pipes import DataPipes, PipeExecutionError
 from kindling.entity_manager import DataEntityManager
 from kindling.signal_catalog import SignalCatalog
 from kindling.stages import StageNotFoundError, StageProcessor, stage_pipe_ids
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 
 from docs_examples import run_example
 

@@ -25,7 +25,7 @@ from kindling.tracing import (
     tracing,
     tracing_enabled,
 )
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 
 pytestmark = pytest.mark.contract
 

@@ -26,7 +26,7 @@ from kindling.watermarks import (
     WatermarkRegressionError,
     WatermarkTableError,
 )
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 
 from docs_examples import run_example
 

@@ -227,7 +227,7 @@ def test_failing_wait_for_and_contract(failures):
     ]
 
 
-UNKNOWN = ("pytest_kindling_signals.catalog.UnknownSignalError: Unknown signal 'entity.post_merg': it is not in "
+UNKNOWN = ("pytest_kindling_signals.catalog.model.UnknownSignalError: Unknown signal 'entity.post_merg': it is not in "
            "the signal catalog, and no such signal was recorded. Did you mean 'entity.post_merge' or "
            "'entity.pre_merge' or 'entity.post_write'?")
 
@@ -241,7 +241,7 @@ UNKNOWN = ("pytest_kindling_signals.catalog.UnknownSignalError: Unknown signal '
     ('wait_for("entity.post_merg", timeout=0)', UNKNOWN),
     ('of("entity.post_merg")', UNKNOWN),
     ('assert_not_emitted("entity.*_faild")',
-     "pytest_kindling_signals.recorder.UnknownSignalPatternError: Unknown signal pattern 'entity.*_faild': it matches no "
+     "pytest_kindling_signals.record.recorder.UnknownSignalPatternError: Unknown signal pattern 'entity.*_faild': it matches no "
      "signal in the signal catalog and no recorded signal. Did you mean 'entity.write_failed' or "
      "'entity.merge_failed' or 'entity.ensure_failed'?"),
 ])

@@ -193,6 +193,6 @@ def test_a_recorder_needs_a_provider_it_can_tap():
 def test_the_module_docstring_example_runs():
     import doctest
 
-    import pytest_kindling_signals.recorder as module
+    import pytest_kindling_signals.record.recorder as module
 
     assert doctest.testmod(module).failed == 0

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from pytest_kindling_signals.data import DATA_FORMAT, DATA_SCHEMA_PATH, REPORT_SCHEMA_PATH
+from pytest_kindling_signals.report import DATA_FORMAT, DATA_SCHEMA_PATH, REPORT_SCHEMA_PATH
 
 
 @lru_cache(maxsize=None)

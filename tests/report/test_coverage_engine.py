@@ -12,7 +12,7 @@ from report_project import SHOP_CATALOG, TOTAL, pct
 
 from kindling.signal_catalog import load_catalog
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter, add_global_tap
-from pytest_kindling_signals.coverage import (
+from pytest_kindling_signals.report import (
     CentralCollector,
     ControllerCollector,
     Coverage,
@@ -24,7 +24,7 @@ from pytest_kindling_signals.coverage import (
     gate_failure_line,
     parse_fail_under,
 )
-from pytest_kindling_signals.report_render import parse_report_targets, render_term
+from pytest_kindling_signals.report import parse_report_targets, render_term
 
 pytestmark = pytest.mark.kindling_signals_ignore  # these tests emit bad signals on purpose
 

@@ -13,8 +13,8 @@ from report_project import SHOP_CATALOG
 
 from kindling.signal_catalog import BUILTIN_CATALOG_PATH
 from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH
-from pytest_kindling_signals.coverage import Finding, LostWorker, SessionData, why_partial
-from pytest_kindling_signals.data import CatalogFile, RunData, catalog_ref, combine
+from pytest_kindling_signals.report import Finding, LostWorker, SessionData, why_partial
+from pytest_kindling_signals.report import CatalogFile, RunData, catalog_ref, combine
 
 pytestmark = pytest.mark.kindling_signals_ignore
 
@@ -92,8 +92,8 @@ def test_the_first_finding_in_collection_order_wins_whatever_the_order() -> None
 
 
 def test_catalog_names_are_the_same_on_every_machine(tmp_path: Path) -> None:
-    assert catalog_ref(BUILTIN_CATALOG_PATH) == "kindling:signal_catalog.yaml"
-    assert catalog_ref(QUICK_REFERENCE_PATH, tmp_path) == "pytest_kindling_signals:catalogs/quick_reference.yaml"
+    assert catalog_ref(BUILTIN_CATALOG_PATH) == "pytest_kindling_signals:catalog/shipped/quick_reference.yaml"
+    assert catalog_ref(QUICK_REFERENCE_PATH, tmp_path) == "pytest_kindling_signals:catalog/shipped/quick_reference.yaml"
     (tmp_path / "catalogs").mkdir()
     (tmp_path / "catalogs" / "shop.yaml").write_text(SHOP_CATALOG, encoding="utf-8")
     assert catalog_ref(tmp_path / "catalogs" / "shop.yaml", tmp_path) == "catalogs/shop.yaml"
@@ -111,7 +111,7 @@ def test_a_saved_run_loads_back_and_reports_alike(tmp_path: Path) -> None:
     loaded = RunData.load(path)
     assert loaded.to_json() == run.to_json()
     report = loaded.report()
-    assert (report.totals.emitted, report.catalog_refs) == (1, ["kindling:signal_catalog.yaml", "shop.yaml"])
+    assert (report.totals.emitted, report.catalog_refs) == (1, ["pytest_kindling_signals:catalog/shipped/quick_reference.yaml", "shop.yaml"])
     assert report.scopes["user-catalogs"].signals == 4
     assert combine([loaded]).to_json() == {**run.to_json(), "plugin_version": "9.9"}
 
@@ -125,8 +125,8 @@ def _umask() -> int:
 def test_a_spark_kindling_run_keeps_its_conformance_view_in_the_data(tmp_path: Path) -> None:
     from pytest_kindling_signals.catalog import CATALOGS_DIR
     from pytest_kindling_signals.catalog import load_catalog as load_files
-    from pytest_kindling_signals.conformance import load_aliases
-    from pytest_kindling_signals.coverage import CoverageReport
+    from pytest_kindling_signals.catalog import load_aliases
+    from pytest_kindling_signals.report import CoverageReport
 
     sk_path, aliases_path = CATALOGS_DIR / "spark_kindling_0.14.yaml", CATALOGS_DIR / "spark_kindling_aliases.yaml"
     data = part(SUITE, emits={"datapipes.before_run": SUITE[:1]})
@@ -138,5 +138,5 @@ def test_a_spark_kindling_run_keeps_its_conformance_view_in_the_data(tmp_path: P
     direct = CoverageReport(load_files(sk_path), data, conformance=(qr, load_aliases(aliases_path, quick_ref=qr)))
     from_data = RunData.load(tmp_path / "sk.data").report()
     assert from_data.conformance == direct.conformance is not None
-    assert [c.ref for c in run.conformance] == ["pytest_kindling_signals:catalogs/quick_reference.yaml",
-                                                "pytest_kindling_signals:catalogs/spark_kindling_aliases.yaml"]
+    assert [c.ref for c in run.conformance] == ["pytest_kindling_signals:catalog/shipped/quick_reference.yaml",
+                                                "pytest_kindling_signals:catalog/shipped/spark_kindling_aliases.yaml"]

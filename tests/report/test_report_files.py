@@ -29,7 +29,7 @@ def test_json_shape(bad_tests: pytest.Pytester) -> None:
         ("kindling-signals-report", 1, False, [])
     assert meta["plugin_version"] == version("pytest-kindling-signals")
     # the same on every machine: package-relative for an installed one, rootdir-relative for the user's
-    assert meta["catalogs"] == ["kindling:signal_catalog.yaml", "shop_catalog.yaml"]
+    assert meta["catalogs"] == ["pytest_kindling_signals:catalog/shipped/quick_reference.yaml", "shop_catalog.yaml"]
     assert report["scopes"] == {
         "quick-reference": {"signals": QUICK_REFERENCE, "emitted": 0, "percent": 0.0},
         "extensions": {"signals": EXTENSIONS, "emitted": 0, "percent": 0.0 if EXTENSIONS else 100.0},

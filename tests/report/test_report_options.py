@@ -132,7 +132,7 @@ def test_the_data_is_saved_by_default_in_the_rootdir(shop_project: pytest.Pytest
     data = json.loads((shop_project.path / ".kindling-signals").read_text(encoding="utf-8"))
     assert data["format"] == "kindling-signals-data" and data["gates"] == {
         "fail_under": "", "strict": False, "gate_partial": False}
-    assert [c["ref"] for c in data["catalogs"]] == ["kindling:signal_catalog.yaml", "shop_catalog.yaml"]
+    assert [c["ref"] for c in data["catalogs"]] == ["pytest_kindling_signals:catalog/shipped/quick_reference.yaml", "shop_catalog.yaml"]
 
 
 def test_the_ini_data_path_is_relative_to_the_ini_file(shop_project: pytest.Pytester,

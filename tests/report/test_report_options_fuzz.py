@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pytest_kindling_signals.report_options import Raw, check_outputs, parse_settings
+from pytest_kindling_signals.report import Raw, check_outputs, parse_settings
 
 pytestmark = pytest.mark.kindling_signals_ignore
 

@@ -11,9 +11,9 @@ from report_project import EXTENSIONS, QUICK_REFERENCE, SHOP_CATALOG, section
 from kindling.signal_catalog import load_catalog
 from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH
 from pytest_kindling_signals.catalog import load_catalog as load_files
-from pytest_kindling_signals.conformance import load_aliases
-from pytest_kindling_signals.coverage import CoverageReport, SessionData, evaluate_gates, parse_fail_under
-from pytest_kindling_signals.report_render import render_html, render_json, render_markdown, render_term
+from pytest_kindling_signals.catalog import load_aliases
+from pytest_kindling_signals.report import CoverageReport, SessionData, evaluate_gates, parse_fail_under
+from pytest_kindling_signals.report import render_html, render_json, render_markdown, render_term
 
 pytestmark = pytest.mark.kindling_signals_ignore
 

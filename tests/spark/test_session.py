@@ -222,7 +222,7 @@ def test_the_root_cause_is_read_from_a_connect_error_text() -> None:
     from pyspark.errors.exceptions.connect import AnalysisException, SparkConnectGrpcException
 
     from kindling.entity_manager import DeltaOperationError, _delta_call
-    from kindling.spark_session import connect_root_cause, root_cause_in_text
+    from kindling.spark_errors import connect_root_cause, root_cause_in_text
 
     error = SparkConnectGrpcException(CONNECT_JOB_FAILURE)
     assert connect_root_cause(error) == (

@@ -5,8 +5,8 @@ own virtualenv; skipped everywhere else. Nothing of spark-kindling is imported: 
 scanner reads its source. A mismatch means spark-kindling's signals changed: re-run
 
     kindling-signals catalog scan <site-packages>/kindling -o new.yaml \\
-        --tiers-from pytest_kindling_signals/catalogs/quick_reference.yaml \\
-        --aliases pytest_kindling_signals/catalogs/spark_kindling_aliases.yaml
+        --tiers-from pytest_kindling_signals/catalog/shipped/quick_reference.yaml \\
+        --aliases pytest_kindling_signals/catalog/shipped/spark_kindling_aliases.yaml
 
 and review the differences into the catalog (see docs/spark-kindling.md).
 """
@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from pytest_kindling_signals.catalog import CATALOGS_DIR, load_catalog
-from pytest_kindling_signals.scan import scan
+from pytest_kindling_signals.catalog import scan
 
 
 def _installed_version() -> str:

@@ -14,7 +14,7 @@ from kindling.data_entities import DataEntities
 from kindling.data_pipes import DataPipes
 from kindling.signaling import DataSignals, SignalProvider
 from kindling.spark_config import ConfigService
-from pytest_kindling_signals._names import UnknownNameError
+from pytest_kindling_signals.names import UnknownNameError
 
 MARKER_KEY = "isolation_test.marker"
 

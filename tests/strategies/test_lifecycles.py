@@ -6,7 +6,7 @@ import pytest
 from hypothesis import Phase, find, given, settings
 
 from kindling.signal_catalog import load_catalog
-from pytest_kindling_signals.contract import check_contract
+from pytest_kindling_signals.catalog import check_contract
 from pytest_kindling_signals.strategies import SignalEvent, lifecycles
 
 pytestmark = pytest.mark.kindling_signals_ignore  # synthetic emissions: the report leaves them out

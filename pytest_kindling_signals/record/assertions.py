@@ -1,7 +1,7 @@
 """Signal assertions with failures a person can read: what was expected, then what was recorded.
 
 :class:`SignalAssertions` is mixed into
-:class:`~pytest_kindling_signals.recorder.SignalRecorder`; every assertion
+:class:`~pytest_kindling_signals.record.recorder.SignalRecorder`; every assertion
 checks its signal name first (a misspelt name is an error that suggests the
 close catalog names, never a silent pass or fail) and fails with an
 ``AssertionError`` like::
@@ -24,11 +24,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pytest_kindling_signals.contract import ContractFinding, check_contract
+from pytest_kindling_signals.catalog import ContractFinding, check_contract
 
 if TYPE_CHECKING:
     from pytest_kindling_signals.catalog import SignalCatalog
-    from pytest_kindling_signals.recorder import SignalRecord
+    from pytest_kindling_signals.record.recorder import SignalRecord
 
 __all__ = ["SEQUENCE_MODES", "Failure", "SignalAssertions", "is_pattern", "matches",
            "render_failure", "render_failures"]

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_kindling_signals.coverage import FailUnder, parse_fail_under
-from pytest_kindling_signals.data import DEFAULT_DATA_PATH
-from pytest_kindling_signals.report_render import ReportTarget, parse_report_targets
+from pytest_kindling_signals.report.coverage import FailUnder, parse_fail_under
+from pytest_kindling_signals.report.data import DEFAULT_DATA_PATH
+from pytest_kindling_signals.report.render import ReportTarget, parse_report_targets
 
 __all__ = ["Output", "Raw", "ReportSettings", "check_outputs", "parse_bool", "parse_settings", "run_scope"]
 

@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH
-from pytest_kindling_signals.emission import Emission
-from pytest_kindling_signals.frameworks import Framework
+from pytest_kindling_signals.frameworks.emission import Emission
+from pytest_kindling_signals.frameworks.base import Framework
 
 __all__ = ["CATALOG_PATH", "ALIASES_PATH", "SparkKindling", "SparkKindlingState", "SparkKindlingTaps"]
 
-logger = logging.getLogger("pytest_kindling_signals.spark_kindling")
+logger = logging.getLogger("pytest_kindling_signals.frameworks.spark_kindling.adapter")
 
 CATALOG_PATH = CATALOGS_DIR / "spark_kindling_0.14.yaml"
 ALIASES_PATH = CATALOGS_DIR / "spark_kindling_aliases.yaml"

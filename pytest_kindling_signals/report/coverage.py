@@ -34,10 +34,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from pytest_kindling_signals._names import close_matches, did_you_mean
+from pytest_kindling_signals.names import close_matches, did_you_mean
 from pytest_kindling_signals.catalog import SignalCatalog, Violation
-from pytest_kindling_signals.contract import check_lifecycles, check_payloads
-from pytest_kindling_signals.emission import Emission
+from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
+from pytest_kindling_signals.frameworks import Emission
 
 __all__ = [
     "GATE_SCOPES",
@@ -70,7 +70,7 @@ def fixture_label(name: str) -> str:
 REPORT_FORMAT = "kindling-signals-report"
 REPORT_FORMAT_VERSION = 1
 #: What each JSON report names as its ``$schema``: the ``$id`` of the schema shipped in
-#: ``pytest_kindling_signals/schemas/report-1.schema.json``.
+#: ``pytest_kindling_signals/report/schemas/report-1.schema.json``.
 REPORT_SCHEMA_ID = "urn:kindling-signals:schema:report:1"
 DATA_VERSION = 2
 #: Lifecycle signals of one test kept for its lifecycle check (two short strings each).
@@ -779,7 +779,7 @@ class CoverageReport:
     """A session's data set against the catalog: per provider, per tier, total, findings.
 
     ``catalog_refs`` name the catalog files as reports show them (one per
-    ``catalog.sources`` entry, e.g. ``kindling:signal_catalog.yaml``);
+    ``catalog.sources`` entry, e.g. ``pytest_kindling_signals:catalog/shipped/quick_reference.yaml``);
     ``user_sources`` are the sources that are the user's own catalogs;
     ``conformance`` is (the quick reference's catalog, the alias map) for a
     framework that names signals its own way.
@@ -831,7 +831,7 @@ class CoverageReport:
         self.lifecycle_findings = [f for f in ordered if f.kind == "lifecycle"]
         self.conformance: dict[str, Any] | None = None
         if conformance is not None:
-            from pytest_kindling_signals.conformance import conformance_dict
+            from pytest_kindling_signals.catalog import conformance_dict
 
             quick_ref, aliases = conformance
             self.conformance = conformance_dict(quick_ref, catalog, aliases, data.counts)
@@ -869,7 +869,7 @@ class CoverageReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (its shape is documented in docs/report.md, its schema ships in
-        ``pytest_kindling_signals/schemas/``)."""
+        ``pytest_kindling_signals/report/schemas/``)."""
         scopes = {}
         for sid, c in self.scopes.items():
             d = c.to_dict()

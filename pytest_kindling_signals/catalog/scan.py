@@ -38,7 +38,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
-from pytest_kindling_signals.catalog import FORMAT, TIERS_DEFAULT, signal_kind
+from pytest_kindling_signals.catalog.model import FORMAT, TIERS_DEFAULT, signal_kind
 
 __all__ = [
     "EmitSite",
@@ -615,7 +615,7 @@ def scan(target: str | os.PathLike[str]) -> ScanResult:
     >>> scan("no_such_package_here")
     Traceback (most recent call last):
     ...
-    pytest_kindling_signals.scan.ScanError: no_such_package_here: no package of that name on this Python's path; install it into this environment, or pass its source folder (e.g. .../site-packages/kindling)
+    pytest_kindling_signals.catalog.scan.ScanError: no_such_package_here: no package of that name on this Python's path; install it into this environment, or pass its source folder (e.g. .../site-packages/kindling)
     """
     roots, package = _resolve(target)
     warnings: list[str] = []

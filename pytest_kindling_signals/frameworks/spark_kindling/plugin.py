@@ -35,7 +35,7 @@ What the fixtures do:
 - ``spark_kindling`` (per test): a :class:`SparkKindlingHarness` with a
   fresh table root under the test's ``tmp_path``, and spark-kindling's
   registries, singletons, signal receivers and config put back after the
-  test (:class:`~pytest_kindling_signals.spark_kindling.SparkKindlingState`),
+  test (:class:`~pytest_kindling_signals.frameworks.spark_kindling.adapter.SparkKindlingState`),
   so two tests may declare the same ids differently.
   ``@pytest.mark.spark_kindling(watermarks=True)`` registers the
   ``WatermarkAspect`` for the test (its standalone bootstrap doesn't).
@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_kindling_signals._names import UnknownNameError, declared_names
-from pytest_kindling_signals.spark_kindling import SparkKindling, SparkKindlingState
+from pytest_kindling_signals.names import UnknownNameError, declared_names
+from pytest_kindling_signals.frameworks.spark_kindling.adapter import SparkKindling, SparkKindlingState
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -3,14 +3,14 @@
 Everything runs from the installed ``pyspark`` (its folder is ``SPARK_HOME``)
 and listens on the loopback address only (127.0.0.1)::
 
-    python -m kindling.cluster start --workers 2             # master + 2 workers
+    python -m pytest_kindling_signals.spark.cluster start --workers 2             # master + 2 workers
     KINDLING_SPARK_MASTER=spark://127.0.0.1:7077 SPARK_LOCAL_IP=127.0.0.1 pytest tests/contract
-    python -m kindling.cluster stop
+    python -m pytest_kindling_signals.spark.cluster stop
 
-    python -m kindling.cluster start --workers 0 --connect   # a Spark Connect server (local[2])
+    python -m pytest_kindling_signals.spark.cluster start --workers 0 --connect   # a Spark Connect server (local[2])
     KINDLING_SPARK_REMOTE=sc://127.0.0.1:15002 pytest tests/contract
-    python -m kindling.cluster status
-    python -m kindling.cluster stop
+    python -m pytest_kindling_signals.spark.cluster status
+    python -m pytest_kindling_signals.spark.cluster stop
 
 From Python, :class:`LocalCluster` is a context manager::
 
@@ -200,7 +200,7 @@ def _claim_port(port: int, what: str, option: str) -> int:
                 raise
             raise ClusterError(
                 f"port {port} on {LOOPBACK} is taken, so the {what} can't listen there (another "
-                f"Spark, or a cluster already started: `python -m kindling.cluster status`); "
+                f"Spark, or a cluster already started: `python -m pytest_kindling_signals.spark.cluster status`); "
                 f"pick another with {option} PORT, or {option} 0 for any free port") from None
     return port
 
@@ -414,7 +414,7 @@ class LocalCluster:
         if previous is not None and any(p["alive"] for p in previous.status()["processes"]):
             raise ClusterError(
                 f"cluster {spec.name!r} is already running ({previous.master_url or previous.remote_url}); "
-                f"stop it first: python -m kindling.cluster stop --name {spec.name}")
+                f"stop it first: python -m pytest_kindling_signals.spark.cluster stop --name {spec.name}")
         _java()
         home = spark_home()
         folder = spec.folder()
@@ -611,7 +611,7 @@ class LocalCluster:
 # -- command line ---------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m kindling.cluster",
+    p = argparse.ArgumentParser(prog="python -m pytest_kindling_signals.spark.cluster",
                                 description="A throwaway Spark cluster on 127.0.0.1 from the installed pyspark.")
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("start", "stop", "status"):

@@ -1,9 +1,9 @@
 """The signal catalog: every signal Kindling emits, read from one data file.
 
-A framework ships its catalog as a file (Kindling's is ``kindling/signal_catalog.yaml``);
+A framework ships its catalog as a file (Kindling's is ``pytest_kindling_signals/catalog/shipped/quick_reference.yaml``);
 users add catalogs of their own for their own providers, merged after it::
 
-    >>> from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH, load_catalog
+    >>> from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, load_catalog
     >>> catalog = load_catalog(QUICK_REFERENCE_PATH)
     >>> catalog["entity.post_merge"].tier
     'critical'
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from pytest_kindling_signals._names import UnknownNameError, close_matches, did_you_mean
+from pytest_kindling_signals.names import UnknownNameError, close_matches, did_you_mean
 
 __all__ = [
     "CATALOGS_DIR",
@@ -49,7 +49,7 @@ __all__ = [
 
 #: The catalogs shipped with the plugin: the users' quick reference (88 signals), and
 #: the catalogs of other frameworks (spark-kindling's, made by the scanner).
-CATALOGS_DIR = Path(__file__).with_name("catalogs")
+CATALOGS_DIR = Path(__file__).with_name("shipped")
 QUICK_REFERENCE_PATH = CATALOGS_DIR / "quick_reference.yaml"
 FORMAT = "kindling-signal-catalog/1"
 TIERS_DEFAULT = ("critical", "high", "moderate")
@@ -491,7 +491,7 @@ def _fail(source: str, where: str, problem: str) -> CatalogError:
 # -- the file's structure: a JSON Schema, shipped with the plugin ----------------------------
 
 #: The JSON Schema of a catalog file (also usable by editors through yaml-language-server).
-CATALOG_SCHEMA_PATH = Path(__file__).with_name("schemas") / "catalog.schema.json"
+CATALOG_SCHEMA_PATH = CATALOGS_DIR / "catalog.schema.json"
 _structure: Any = None
 
 

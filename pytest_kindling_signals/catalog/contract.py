@@ -1,7 +1,7 @@
 """The contract check, independent of pytest: payloads, lifecycles, undocumented names.
 
 Works on any sequence of records that have ``name`` and ``payload`` (the
-recorder's :class:`~pytest_kindling_signals.recorder.SignalRecord`, or
+recorder's :class:`~pytest_kindling_signals.record.recorder.SignalRecord`, or
 ``kindling.signaling.Emission``), in emission order::
 
     >>> findings = check_contract(recorder.records, load_catalog())   # doctest: +SKIP
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pytest_kindling_signals.catalog import OperationSpec, SignalCatalog, Violation
+from pytest_kindling_signals.catalog.model import OperationSpec, SignalCatalog, Violation
 
 __all__ = ["ContractFinding", "check_contract", "check_lifecycles", "check_payloads",
            "describe_key", "operation_key", "undocumented_names"]

@@ -1,7 +1,7 @@
 """A run's coverage report compared with a base run's: what changed, per signal and finding.
 
 ``kindling-signals compare BASE HEAD`` (and ``kindling-signals report --base``)
-build a :class:`Comparison` of two :class:`~pytest_kindling_signals.coverage.CoverageReport`:
+build a :class:`Comparison` of two :class:`~pytest_kindling_signals.report.coverage.CoverageReport`:
 signals newly covered, no longer covered, added to or removed from the
 catalog; findings that are new or fixed; coverage per tier before and
 after. A signal no longer covered, or a new finding, is a regression::
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_kindling_signals.coverage import Coverage, CoverageReport, _floor_percent
+from pytest_kindling_signals.report.coverage import Coverage, CoverageReport, _floor_percent
 
 __all__ = ["COMPARE_FORMAT", "Comparison", "FindingChange", "SignalChange",
            "render_compare_json", "render_compare_markdown", "render_compare_term"]

@@ -1,4 +1,4 @@
-"""Renderers of a :class:`~pytest_kindling_signals.coverage.CoverageReport`: term, JSON, Markdown, HTML.
+"""Renderers of a :class:`~pytest_kindling_signals.report.coverage.CoverageReport`: term, JSON, Markdown, HTML.
 
 No pytest in here. Each renderer takes the report and the gate verdicts::
 
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_kindling_signals.compare import Comparison, render_compare_markdown, render_compare_term
-from pytest_kindling_signals.coverage import REPORT_FORMAT_VERSION, Coverage, CoverageReport, Finding, GateResult
+from pytest_kindling_signals.report.compare import Comparison, render_compare_markdown, render_compare_term
+from pytest_kindling_signals.report.coverage import REPORT_FORMAT_VERSION, Coverage, CoverageReport, Finding, GateResult
 
 __all__ = [
     "ReportTarget",

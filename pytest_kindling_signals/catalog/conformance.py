@@ -14,7 +14,7 @@ does not emit at all, with a reason::
 A quick-reference name the framework emits unchanged needs no entry.
 :func:`conformance` then gives one row per quick-reference signal::
 
-    >>> from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH, load_catalog
+    >>> from pytest_kindling_signals.catalog.model import CATALOGS_DIR, QUICK_REFERENCE_PATH, load_catalog
     >>> qr = load_catalog(QUICK_REFERENCE_PATH)
     >>> sk = load_catalog(CATALOGS_DIR / "spark_kindling_0.14.yaml")
     >>> aliases = load_aliases(CATALOGS_DIR / "spark_kindling_aliases.yaml")
@@ -38,8 +38,8 @@ from typing import Any
 
 import yaml
 
-from pytest_kindling_signals._names import close_matches, did_you_mean
-from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH, CatalogError, SignalCatalog, load_catalog
+from pytest_kindling_signals.names import close_matches, did_you_mean
+from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, CatalogError, SignalCatalog, load_catalog
 
 __all__ = [
     "ALIASES_FORMAT",
@@ -125,7 +125,7 @@ def load_aliases(path: str | os.PathLike[str], *, quick_ref: SignalCatalog | Non
     >>> load_aliases("nope.yaml")
     Traceback (most recent call last):
     ...
-    pytest_kindling_signals.catalog.CatalogError: nope.yaml: no such alias file; check the path
+    pytest_kindling_signals.catalog.model.CatalogError: nope.yaml: no such alias file; check the path
     """
     source = os.fspath(path)
     p = Path(source)

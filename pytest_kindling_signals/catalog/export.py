@@ -1,10 +1,10 @@
 """A signal catalog exported for readers and tools: Markdown, JSON Schema, AsyncAPI 3.0.
 
 ``kindling-signals catalog export --format markdown|jsonschema|asyncapi``
-writes these; everything comes from the :class:`~pytest_kindling_signals.catalog.SignalCatalog`
+writes these; everything comes from the :class:`~pytest_kindling_signals.catalog.model.SignalCatalog`
 (nothing about a signal is written twice)::
 
-    >>> from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH, load_catalog
+    >>> from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, load_catalog
     >>> doc = asyncapi(load_catalog(QUICK_REFERENCE_PATH), title="Kindling signals")
     >>> doc["asyncapi"], doc["channels"]["entity.post_merge"]["address"]
     ('3.0.0', 'entity.post_merge')
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pytest_kindling_signals.catalog import FieldSpec, SignalCatalog, SignalSpec
+from pytest_kindling_signals.catalog.model import FieldSpec, SignalCatalog, SignalSpec
 
 __all__ = ["EXPORT_FORMATS", "asyncapi", "export", "json_schema", "markdown"]
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pytest_kindling_signals._names import UnknownNameError, close_matches
+from pytest_kindling_signals.names import UnknownNameError, close_matches
 from pytest_kindling_signals.catalog import SignalCatalog, UnknownSignalError
-from pytest_kindling_signals.emission import Emission
+from pytest_kindling_signals.frameworks import Emission
 from pytest_kindling_signals.frameworks import TapSource, default_catalog
-from pytest_kindling_signals.assertions import SignalAssertions, _call, is_pattern, matches, render_failure
+from pytest_kindling_signals.record.assertions import SignalAssertions, _call, is_pattern, matches, render_failure
 
 __all__ = ["PHASES", "SignalRecord", "SignalRecorder", "UnknownSignalPatternError"]
 
@@ -88,7 +88,7 @@ class SignalRecorder(SignalAssertions):
 
     Reading: :attr:`records`, :meth:`names`, :meth:`of`, :meth:`first`,
     :meth:`last`, :meth:`get_records`; assertions come from
-    :class:`~pytest_kindling_signals.assertions.SignalAssertions`.
+    :class:`~pytest_kindling_signals.record.assertions.SignalAssertions`.
     """
 
     def __init__(self, provider: TapSource, catalog: SignalCatalog | None = None) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.coverage import DATA_VERSION, CoverageReport, SessionData
+from pytest_kindling_signals.report.coverage import DATA_VERSION, CoverageReport, SessionData
 
 __all__ = [
     "DATA_FORMAT",
@@ -85,11 +85,11 @@ def _package_root(path: Path) -> Path | None:
 
 def catalog_ref(path: str | os.PathLike[str], rootdir: str | os.PathLike[str] | None = None) -> str:
     """How reports name a catalog file: ``package:path`` inside an importable package
-    (``kindling:signal_catalog.yaml``), else relative to ``rootdir`` (``catalogs/shop.yaml``).
+    (``pytest_kindling_signals:catalog/shipped/quick_reference.yaml``), else relative to ``rootdir`` (``catalogs/shop.yaml``).
 
     >>> from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH
     >>> catalog_ref(QUICK_REFERENCE_PATH)
-    'pytest_kindling_signals:catalogs/quick_reference.yaml'
+    'pytest_kindling_signals:catalog/shipped/quick_reference.yaml'
     """
     p = Path(os.path.abspath(path))  # not resolved: a symlinked file keeps its own name
     package = _package_root(p)
@@ -168,7 +168,7 @@ def _load(files: tuple[CatalogFile, ...], conformance: tuple[CatalogFile, ...]) 
             catalog = load_catalog(*paths[:len(files)])
             view = None
             if conformance:
-                from pytest_kindling_signals.conformance import load_aliases
+                from pytest_kindling_signals.catalog import load_aliases
 
                 quick_ref = load_catalog(paths[len(files)])
                 view = (quick_ref, load_aliases(paths[len(files) + 1], quick_ref=quick_ref))

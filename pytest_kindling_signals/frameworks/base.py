@@ -7,7 +7,7 @@ installed in a virtualenv):
   declare themselves through the ``pytest_kindling_signals.frameworks``
   entry point;
 - spark-kindling from PyPI, which knows nothing of this plugin: its adapter
-  ships here (:mod:`pytest_kindling_signals.spark_kindling`).
+  ships here (:mod:`pytest_kindling_signals.frameworks.spark_kindling.adapter`).
 
 A :class:`Framework` tells the plugin where the framework's catalog is, how
 to see every emission of the process (the coverage report), which provider a
@@ -17,7 +17,7 @@ until one is asked for::
 
     >>> fw = find_framework()                 # doctest: +SKIP
     >>> fw.name, [p.name for p in fw.catalog_paths()]   # doctest: +SKIP
-    ('kindling', ['signal_catalog.yaml'])
+    ('kindling', ['quick_reference.yaml'])
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pytest_kindling_signals._names import UnknownNameError
+from pytest_kindling_signals.names import UnknownNameError
 from pytest_kindling_signals.catalog import SignalCatalog, load_catalog
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "pytest_kindling_signals.frameworks"
 #: Frameworks the plugin knows without an entry point: name -> "module:attribute".
-_BUILTIN = {"spark-kindling": "pytest_kindling_signals.spark_kindling:SparkKindling"}
+_BUILTIN = {"spark-kindling": "pytest_kindling_signals.frameworks.spark_kindling.adapter:SparkKindling"}
 FRAMEWORK_CHOICES = ("auto", "none")
 
 
@@ -106,6 +106,11 @@ class Framework(ABC):
         """(the quick reference's catalog, an alias map) when the framework names signals its
         own way; ``None`` when it keeps the quick reference's names."""
         return None
+
+    def use_engine(self, master: str | None, remote: str | None) -> None:
+        """Point the framework's Spark session at the run's engine (a master URL, or a Spark
+        Connect address), before the session starts. The engine has already exported them
+        as ``KINDLING_SPARK_MASTER`` / ``KINDLING_SPARK_REMOTE``; the default does nothing more."""
 
     def __repr__(self) -> str:
         return f"<Framework {self.name} ({self.distribution} {self.version()})>"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.coverage import (
+from pytest_kindling_signals.report.coverage import (
     CentralCollector,
     ControllerCollector,
     CoverageReport,
@@ -27,10 +27,10 @@ from pytest_kindling_signals.coverage import (
     evaluate_gates,
     gate_failure_line,
 )
-from pytest_kindling_signals.data import CatalogFile, Gates, RunData
+from pytest_kindling_signals.report.data import CatalogFile, Gates, RunData
 from pytest_kindling_signals.frameworks import Framework
 from pytest_kindling_signals.plugin import catalog_for_config, framework_for_config
-from pytest_kindling_signals.report_options import (
+from pytest_kindling_signals.report.options import (
     Raw,
     ReportSettings,
     check_outputs,
@@ -38,7 +38,7 @@ from pytest_kindling_signals.report_options import (
     parse_settings,
     run_scope,
 )
-from pytest_kindling_signals.report_render import ReportTarget, render_term, write_report
+from pytest_kindling_signals.report.render import ReportTarget, render_term, write_report
 
 WORKEROUTPUT_KEY = "kindling_signals"
 IGNORE_MARKER = "kindling_signals_ignore"
@@ -163,7 +163,7 @@ def _conformance(framework: Framework | None, catalog: SignalCatalog,
     paths = framework.conformance_paths() if framework is not None else None
     if paths is None:
         return None, []
-    from pytest_kindling_signals.conformance import conformance, load_aliases
+    from pytest_kindling_signals.catalog import conformance, load_aliases
 
     qr_path, aliases_path = paths
     quick_ref = load_catalog(qr_path)
