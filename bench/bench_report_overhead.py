@@ -62,7 +62,8 @@ class _NoopTap:
 
 def per_emission_us(repeat: int = 5, number: int = 2000) -> dict[str, float]:
     """Microseconds per emission: no observer, the collector, the collector validating everything."""
-    import pytest_kindling_signals.report.coverage as coverage
+    import pytest_kindling_signals.report.validation as validation
+    from pytest_kindling_signals.report import CentralCollector
     from kindling.signal_catalog import load_catalog
     from kindling.signaling import BlinkerSignalProvider, SignalEmitter
 
@@ -81,8 +82,8 @@ def per_emission_us(repeat: int = 5, number: int = 2000) -> dict[str, float]:
         if noop_tap:
             collector = _NoopTap()
         elif setup_cache is not None:
-            coverage.MAX_VALID_SHAPES = setup_cache
-            collector = coverage.CentralCollector(load_catalog()).start()
+            validation.MAX_VALID_SHAPES = setup_cache
+            collector = CentralCollector(load_catalog()).start()
             collector.begin_test("bench", 0)
         try:
             merge()
@@ -92,12 +93,12 @@ def per_emission_us(repeat: int = 5, number: int = 2000) -> dict[str, float]:
                 collector.end_test()
                 collector.finish()
 
-    saved = coverage.MAX_VALID_SHAPES
+    saved = validation.MAX_VALID_SHAPES
     try:
         return {"no observer": best(None), "a no-op global tap": best(None, noop_tap=True),
                 "collector": best(saved), "collector, no shortcut": best(0)}
     finally:
-        coverage.MAX_VALID_SHAPES = saved
+        validation.MAX_VALID_SHAPES = saved
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ __all__ = ["ContractFinding", "check_contract", "check_lifecycles", "check_paylo
            "describe_key", "operation_key", "undocumented_names"]
 
 
-class _Record(Protocol):
+class ValidationRecord(Protocol):
     @property
     def name(self) -> str: ...
     @property
@@ -42,7 +42,7 @@ class ContractFinding:
         return f"[{self.kind}] {self.message}{where}"
 
 
-def undocumented_names(records: Iterable[_Record], catalog: SignalCatalog) -> list[str]:
+def undocumented_names(records: Iterable[ValidationRecord], catalog: SignalCatalog) -> list[str]:
     """Names emitted that the catalog does not declare, in first-seen order."""
     seen: dict[str, None] = {}
     for r in records:
@@ -51,7 +51,7 @@ def undocumented_names(records: Iterable[_Record], catalog: SignalCatalog) -> li
     return list(seen)
 
 
-def check_payloads(records: Iterable[_Record], catalog: SignalCatalog) -> list[ContractFinding]:
+def check_payloads(records: Iterable[ValidationRecord], catalog: SignalCatalog) -> list[ContractFinding]:
     findings = []
     for i, r in enumerate(records):
         if r.name not in catalog:
@@ -81,7 +81,7 @@ def describe_key(op: OperationSpec, key: tuple[Any, ...]) -> str:
     return "operation (" + ", ".join(f"{f}={v!r}" for f, v in zip(op.pair_by, key)) + ")"
 
 
-def check_lifecycles(records: Sequence[_Record], catalog: SignalCatalog) -> list[ContractFinding]:
+def check_lifecycles(records: Sequence[ValidationRecord], catalog: SignalCatalog) -> list[ContractFinding]:
     """Every ``pre_X`` closed by exactly one of its outcomes with the same key.
 
     The key is the ``operation_id`` (or the operation's ``pair_by`` fields).
@@ -131,7 +131,7 @@ def check_lifecycles(records: Sequence[_Record], catalog: SignalCatalog) -> list
     return findings
 
 
-def check_contract(records: Sequence[_Record], catalog: SignalCatalog) -> list[ContractFinding]:
+def check_contract(records: Sequence[ValidationRecord], catalog: SignalCatalog) -> list[ContractFinding]:
     """All findings: undocumented signals, payload violations, lifecycle violations."""
     findings = [ContractFinding("undocumented", n, f"{n} is not in the signal catalog"
                                 + (f" (did you mean {' or '.join(catalog.suggest(n))}?)" if catalog.suggest(n) else ""))

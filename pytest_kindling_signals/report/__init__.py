@@ -6,21 +6,10 @@ Plain code that imports no pytest, but for ``report/plugin.py``, the pytest hook
 
 from __future__ import annotations
 
-from pytest_kindling_signals.report.coverage import (
-    CentralCollector,
-    ControllerCollector,
-    Coverage,
-    CoverageReport,
-    FailUnder,
-    Finding,
-    LostWorker,
-    SessionData,
-    WorkerCollector,
-    evaluate_gates,
-    gate_failure_line,
-    parse_fail_under,
-    why_partial,
-)
+from pytest_kindling_signals.report.collect import CentralCollector, ControllerCollector, WorkerCollector
+from pytest_kindling_signals.report.coverage import Coverage, CoverageReport
+from pytest_kindling_signals.report.gates import FailUnder, evaluate_gates, gate_failure_line, parse_fail_under
+from pytest_kindling_signals.report.results import Finding, LostWorker, SessionData, why_partial
 from pytest_kindling_signals.report.data import (
     DATA_FORMAT,
     DATA_SCHEMA_PATH,

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_kindling_signals.report.coverage import Coverage, CoverageReport, _floor_percent
+from pytest_kindling_signals.report.coverage import Coverage, CoverageReport, floor_percent
 
 __all__ = ["COMPARE_FORMAT", "Comparison", "FindingChange", "SignalChange",
            "render_compare_json", "render_compare_markdown", "render_compare_term"]
@@ -146,7 +146,7 @@ class Comparison:
         def side(label: str, r: CoverageReport) -> dict[str, Any]:
             return {"source": label, "partial": r.partial, "partial_reasons": list(r.partial_reasons),
                     "signals": r.totals.signals, "emitted": r.totals.emitted,
-                    "percent": float(_floor_percent(r.totals.emitted, r.totals.signals, 2)),
+                    "percent": float(floor_percent(r.totals.emitted, r.totals.signals, 2)),
                     "findings": r.findings_count}
 
         def counts(c: Coverage | None) -> dict[str, int] | None:

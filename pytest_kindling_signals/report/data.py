@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.report.coverage import DATA_VERSION, CoverageReport, SessionData
+from pytest_kindling_signals.report.results import DATA_VERSION, SessionData
+from pytest_kindling_signals.report.coverage import CoverageReport
 
 __all__ = [
     "DATA_FORMAT",

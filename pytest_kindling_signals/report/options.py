@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_kindling_signals.report.coverage import FailUnder, parse_fail_under
+from pytest_kindling_signals.report.gates import FailUnder, parse_fail_under
 from pytest_kindling_signals.report.data import DEFAULT_DATA_PATH
 from pytest_kindling_signals.report.render import ReportTarget, parse_report_targets
 

@@ -17,16 +17,9 @@ from typing import Any
 import pytest
 
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.report.coverage import (
-    CentralCollector,
-    ControllerCollector,
-    CoverageReport,
-    FailUnder,
-    GateResult,
-    WorkerCollector,
-    evaluate_gates,
-    gate_failure_line,
-)
+from pytest_kindling_signals.report.collect import CentralCollector, ControllerCollector, WorkerCollector
+from pytest_kindling_signals.report.coverage import CoverageReport
+from pytest_kindling_signals.report.gates import FailUnder, GateResult, evaluate_gates, gate_failure_line
 from pytest_kindling_signals.report.data import CatalogFile, Gates, RunData
 from pytest_kindling_signals.frameworks import Framework
 from pytest_kindling_signals.plugin import catalog_for_config, framework_for_config

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.report.compare import Comparison, render_compare_markdown, render_compare_term
-from pytest_kindling_signals.report.coverage import REPORT_FORMAT_VERSION, Coverage, CoverageReport, Finding, GateResult
+from pytest_kindling_signals.report.results import REPORT_FORMAT_VERSION, Finding
+from pytest_kindling_signals.report.coverage import Coverage, CoverageReport
+from pytest_kindling_signals.report.gates import GateResult
 
 __all__ = [
     "ReportTarget",
