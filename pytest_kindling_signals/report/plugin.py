@@ -1,28 +1,24 @@
-"""`pytest --kindling-signals`: the catalog coverage report (hooks only; see the report engine).
+"""`pytest --kindling-signals`: the catalog coverage report's hooks (a ``pytest11`` entry point).
 
-Collecting, merging and gating live in :mod:`.coverage`, the saved data in
-:mod:`.data`, option checks in :mod:`.report_options`, rendering in
-:mod:`.report_render`; the hooks here read the options, pick the collector
-for this process (plain, xdist worker or xdist controller), hand it the
-running test, and at the end save the data and write the reports.
+Hooks only, each a few lines: they read the options (checked by :mod:`.options`),
+make this process's :class:`~.session.ReportSession` with the collector for its
+role (plain, xdist worker or xdist controller, :mod:`.collect`), hand it the
+running test, and at the end call :meth:`~.session.ReportSession.finish` and
+print its summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.report.collect import CentralCollector, ControllerCollector, WorkerCollector
-from pytest_kindling_signals.report.coverage import CoverageReport
-from pytest_kindling_signals.report.gates import FailUnder, GateResult, evaluate_gates, gate_failure_line
-from pytest_kindling_signals.report.data import CatalogFile, Gates, RunData
+from pytest_kindling_signals.catalog import CatalogError, SignalCatalog
 from pytest_kindling_signals.frameworks import Framework
-from pytest_kindling_signals.plugin import catalog_for_config, framework_for_config
+from pytest_kindling_signals.report.collect import CentralCollector, ControllerCollector, WorkerCollector
+from pytest_kindling_signals.report.session import ReportSession, catalog_files, conformance_view
 from pytest_kindling_signals.report.options import (
     Raw,
     ReportSettings,
@@ -31,7 +27,6 @@ from pytest_kindling_signals.report.options import (
     parse_settings,
     run_scope,
 )
-from pytest_kindling_signals.report.render import ReportTarget, render_term, write_report
 
 WORKEROUTPUT_KEY = "kindling_signals"
 IGNORE_MARKER = "kindling_signals_ignore"
@@ -40,27 +35,7 @@ _OPTIONS = ("kindling_signals", "kindling_signals_report", "kindling_signals_fai
 _BOOL_OPTIONS = ("kindling_signals", "kindling_signals_strict", "kindling_signals_gate_partial")
 
 
-@dataclass
-class _Session:
-    """This process's report state, kept in ``config.stash``."""
-
-    collector: CentralCollector | ControllerCollector
-    catalog: SignalCatalog
-    settings: ReportSettings
-    fail_under: tuple[FailUnder, ...]
-    framework: str | None = None
-    catalog_files: list[CatalogFile] = field(default_factory=list)
-    conformance_files: list[CatalogFile] = field(default_factory=list)
-    conformance: tuple[SignalCatalog, Any] | None = None
-    user_sources: list[str] = field(default_factory=list)
-    order: dict[str, int] = field(default_factory=dict)
-    report: CoverageReport | None = None
-    gates: list[GateResult] = field(default_factory=list)
-    written: list[tuple[str, Path]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-_KEY = pytest.StashKey[_Session]()
+_KEY = pytest.StashKey[ReportSession]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -137,33 +112,14 @@ def _settings(config: pytest.Config, tiers: tuple[str, ...] | None = None, *,
         raise pytest.UsageError(str(exc)) from None
 
 
-def _catalog_files(config: pytest.Config, framework: Framework | None,
-                   catalog: SignalCatalog) -> tuple[list[CatalogFile], list[str]]:
-    """The catalog files to save with the data (the framework's first), and the user's sources."""
-    own = framework.catalog_paths() if framework is not None else []
-    files, user = [], []
-    for i, source in enumerate(catalog.sources):
-        role = "framework" if i < len(own) else "user"
-        # the framework's own paths as it gives them: the catalog's sources have symlinks resolved
-        files.append(CatalogFile.read(own[i] if i < len(own) else source, role, config.rootpath))
-        if role == "user":
-            user.append(source)
-    return files, user
-
-
-def _conformance(framework: Framework | None, catalog: SignalCatalog,
-                 rootdir: Path) -> tuple[tuple[SignalCatalog, Any] | None, list[CatalogFile]]:
-    paths = framework.conformance_paths() if framework is not None else None
-    if paths is None:
-        return None, []
-    from pytest_kindling_signals.catalog import conformance, load_aliases
-
-    qr_path, aliases_path = paths
-    quick_ref = load_catalog(qr_path)
-    aliases = load_aliases(aliases_path, quick_ref=quick_ref)
-    conformance(quick_ref, catalog, aliases)  # checks the alias map against both catalogs
-    return (quick_ref, aliases), [CatalogFile.read(qr_path, "quick-reference", rootdir),
-                                  CatalogFile.read(aliases_path, "aliases", rootdir)]
+def _recorder_plugin(config: pytest.Config) -> Any:
+    """The recorder plugin (``plugin.py``), found through the plugin manager: entry points don't
+    import each other. It owns the framework and catalog choice of the run."""
+    plugin = config.pluginmanager.get_plugin("kindling_signals")
+    if plugin is None:
+        raise pytest.UsageError("--kindling-signals needs the kindling_signals plugin; "
+                                "don't disable it with -p no:kindling_signals")
+    return plugin
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -178,8 +134,9 @@ def pytest_configure(config: pytest.Config) -> None:
         on = parse_bool(_raw(config, "kindling_signals"))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    framework = framework_for_config(config)
-    catalog = catalog_for_config(config) if on else None
+    recorder = _recorder_plugin(config)
+    framework: Framework | None = recorder.framework_for_config(config)
+    catalog: SignalCatalog | None = recorder.catalog_for_config(config) if on else None
     # with the report on, the gates' tier names are checked against the catalog too
     tiers = catalog.tiers if catalog is not None else None
     if any(config.getoption(name) is not None for name in _OPTIONS):
@@ -189,8 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     worker = hasattr(config, "workerinput")
     try:
-        view, view_files = _conformance(framework, catalog, config.rootpath)
-        files, user = ([], []) if worker else _catalog_files(config, framework, catalog)
+        view, view_files = conformance_view(framework, catalog, config.rootpath)
+        files, user = ([], []) if worker else catalog_files(framework, catalog, config.rootpath)
         if not worker:
             check_outputs(settings.outputs)
     except (CatalogError, ValueError, OSError) as exc:
@@ -202,7 +159,7 @@ def pytest_configure(config: pytest.Config) -> None:
         collector = ControllerCollector(catalog)
     else:
         collector = CentralCollector(catalog, tap)
-    config.stash[_KEY] = _Session(
+    config.stash[_KEY] = ReportSession(
         collector.start(), catalog, settings, settings.fail_under, framework.name if framework else None,
         files, view_files, view, user)
 
@@ -334,31 +291,10 @@ def _finish(session: pytest.Session) -> None:
     state = config.stash.get(_KEY, None)
     if state is None or config.option.collectonly:
         return
-    data = state.collector.finish()
-    if isinstance(state.collector, WorkerCollector):
-        config.workeroutput[WORKEROUTPUT_KEY] = state.collector.workeroutput()  # type: ignore[attr-defined]
-        return
-    data.stopped = bool(session.shouldstop or session.shouldfail)
-    s = state.settings
-    run = RunData(data, state.catalog_files, state.conformance_files, state.framework,
-                  Gates(s.fail_under_text, s.strict, s.gate_partial), _plugin_version())
-    try:
-        run.save(s.data_path)  # not announced, as pytest-cov doesn't announce .coverage
-    except OSError as exc:
-        state.errors.append(f"cannot save the data to {s.data_path}: {exc.strerror or exc}")
-    state.report = CoverageReport(state.catalog, data, catalog_refs=[f.ref for f in state.catalog_files],
-                                  user_sources=state.user_sources, conformance=state.conformance,
-                                  plugin_version=run.plugin_version)
-    state.gates = evaluate_gates(state.report, state.fail_under, strict=s.strict, gate_partial=s.gate_partial)
-    for out in s.outputs:
-        if out.kind == "data":
-            continue
-        try:
-            state.written.append((out.kind, write_report(ReportTarget(out.kind, str(out.path)), state.report,
-                                                         state.gates, out.path.parent)))
-        except OSError as exc:  # the other reports are still written
-            state.errors.append(f"cannot write the {out.kind} report to {out.path}: {exc.strerror or exc}")
-    if gate_failure_line(state.gates) or state.errors:
+    output = state.finish(stopped=bool(session.shouldstop or session.shouldfail))
+    if output is not None:
+        config.workeroutput[WORKEROUTPUT_KEY] = output  # type: ignore[attr-defined]
+    elif state.failed:
         session.testsfailed += 1  # as pytest-cov's fail-under: the session's exit status becomes 1
 
 
@@ -366,23 +302,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(_KEY, None)
     if state is None or hasattr(config, "workerinput") or config.option.collectonly:
         return
-    tr = terminalreporter
-    tr.write_sep("-", "kindling-signals: catalog coverage")
-    if state.report is None:
-        tr.write_line("no report: the test session was interrupted before it finished")
-        return
-    term = [t for t in state.settings.targets if t.path is None]
-    if term:
-        for line in render_term(state.report, state.gates, missing=term[0].kind == "term-missing"):
-            tr.write_line(line)
-    for kind, path in state.written:
-        tr.write_line(f"{kind} report written to {path}")
-    for error in state.errors:
-        tr.write_line(f"kindling-signals: ERROR {error}; check that the folder exists and is writable",
-                      red=True, bold=True)
-    failure = gate_failure_line(state.gates)
-    if failure:
-        tr.write_line(failure, red=True, bold=True)
+    terminalreporter.write_sep("-", "kindling-signals: catalog coverage")
+    for line in state.summary_lines():
+        terminalreporter.write_line(line.text, red=line.error, bold=line.error)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -398,13 +320,3 @@ def pytest_testnodedown(node: Any, error: object | None) -> None:
     if state is not None and isinstance(state.collector, ControllerCollector):
         output = getattr(node, "workeroutput", None) or {}
         state.collector.worker_finished(node.gateway.id, output.get(WORKEROUTPUT_KEY), error)
-
-
-def _plugin_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pytest-kindling-signals")
-    except PackageNotFoundError:
-        return "unknown"
-
