@@ -29,19 +29,18 @@ from pytest_kindling_signals.report.compare import (
     render_compare_term,
 )
 from pytest_kindling_signals.report.render import (
-    parse_report_targets,
     render,
     render_html,
     render_json,
     render_markdown,
     render_term,
 )
-from pytest_kindling_signals.report.options import Raw, check_outputs, parse_settings
+from pytest_kindling_signals.report.options import Raw, ReportTarget, check_outputs, parse_report_targets, parse_settings
 
 __all__ = [
     "DATA_FORMAT", "DATA_SCHEMA_PATH", "REPORT_SCHEMA_PATH", "CatalogFile", "CentralCollector", "Comparison",
     "ControllerCollector", "Coverage", "CoverageReport", "DataError", "FailUnder", "Finding", "LostWorker", "Raw",
-    "RunData", "SessionData", "WorkerCollector", "catalog_ref", "check_outputs", "combine", "describe_gates",
+    "ReportTarget", "RunData", "SessionData", "WorkerCollector", "catalog_ref", "check_outputs", "combine", "describe_gates",
     "evaluate_gates", "gate_failure_line", "load_many", "parse_fail_under", "parse_report_targets",
     "parse_settings", "render", "render_compare_json", "render_compare_markdown", "render_compare_term",
     "render_html", "render_json", "render_markdown", "render_term", "why_partial",

@@ -34,9 +34,45 @@ from typing import Any
 
 from pytest_kindling_signals.report.gates import FailUnder, parse_fail_under
 from pytest_kindling_signals.report.data import DEFAULT_DATA_PATH
-from pytest_kindling_signals.report.render import ReportTarget, parse_report_targets
 
-__all__ = ["Output", "Raw", "ReportSettings", "check_outputs", "parse_bool", "parse_settings", "run_scope"]
+__all__ = ["FILE_KINDS", "TERM_KINDS", "Output", "Raw", "ReportSettings", "ReportTarget", "check_outputs", "parse_bool",
+           "parse_report_targets", "parse_settings", "run_scope"]
+
+TERM_KINDS = ("term", "term-missing")
+FILE_KINDS = ("json", "markdown", "html")
+_FORMS = "term, term-missing, json:PATH, markdown:PATH or html:PATH"
+
+
+@dataclass(frozen=True)
+class ReportTarget:
+    """One requested output: a terminal report, or a file of some kind at ``path``."""
+
+    kind: str
+    path: str | None = None
+
+
+def parse_report_targets(values: Sequence[str],
+                         option: str = "--kindling-signals-report") -> list[ReportTarget]:
+    """Parse each ``--kindling-signals-report`` value; :class:`ValueError` names the bad one."""
+    targets: list[ReportTarget] = []
+    for raw in values:
+        value = str(raw).strip()
+        kind, sep, path = value.partition(":")
+        if kind in TERM_KINDS and not sep:
+            target = ReportTarget(kind)
+        elif kind in FILE_KINDS:
+            if not path.strip():
+                raise ValueError(f"{option}={value!r}: {kind} needs a file path, as in {kind}:PATH; "
+                                 f"accepted forms: {_FORMS}")
+            target = ReportTarget(kind, path.strip())
+        else:
+            raise ValueError(f"{option}={value!r} is not a report type; accepted forms: {_FORMS}")
+        if target not in targets:
+            targets.append(target)
+    if sum(t.kind in TERM_KINDS for t in targets) > 1:
+        raise ValueError(f"{option}: give term or term-missing, not both")
+    return targets
+
 
 _TRUE = ("y", "yes", "t", "true", "on", "1")
 _FALSE = ("n", "no", "f", "false", "off", "0")

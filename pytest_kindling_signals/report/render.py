@@ -21,10 +21,9 @@ from pytest_kindling_signals.report.compare import Comparison, render_compare_ma
 from pytest_kindling_signals.report.results import REPORT_FORMAT_VERSION, Finding
 from pytest_kindling_signals.report.coverage import Coverage, CoverageReport
 from pytest_kindling_signals.report.gates import GateResult
+from pytest_kindling_signals.report.options import ReportTarget
 
 __all__ = [
-    "ReportTarget",
-    "parse_report_targets",
     "render_html",
     "render_json",
     "render_markdown",
@@ -32,42 +31,6 @@ __all__ = [
     "render_term",
     "write_report",
 ]
-
-TERM_KINDS = ("term", "term-missing")
-FILE_KINDS = ("json", "markdown", "html")
-_FORMS = "term, term-missing, json:PATH, markdown:PATH or html:PATH"
-
-
-@dataclass(frozen=True)
-class ReportTarget:
-    """One requested output: a terminal report, or a file of some kind at ``path``."""
-
-    kind: str
-    path: str | None = None
-
-
-def parse_report_targets(values: Sequence[str],
-                         option: str = "--kindling-signals-report") -> list[ReportTarget]:
-    """Parse each ``--kindling-signals-report`` value; :class:`ValueError` names the bad one."""
-    targets: list[ReportTarget] = []
-    for raw in values:
-        value = str(raw).strip()
-        kind, sep, path = value.partition(":")
-        if kind in TERM_KINDS and not sep:
-            target = ReportTarget(kind)
-        elif kind in FILE_KINDS:
-            if not path.strip():
-                raise ValueError(f"{option}={value!r}: {kind} needs a file path, as in {kind}:PATH; "
-                                 f"accepted forms: {_FORMS}")
-            target = ReportTarget(kind, path.strip())
-        else:
-            raise ValueError(f"{option}={value!r} is not a report type; accepted forms: {_FORMS}")
-        if target not in targets:
-            targets.append(target)
-    if sum(t.kind in TERM_KINDS for t in targets) > 1:
-        raise ValueError(f"{option}: give term or term-missing, not both")
-    return targets
-
 
 # -- shared wording -------------------------------------------------------------
 

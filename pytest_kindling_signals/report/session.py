@@ -19,8 +19,8 @@ from pytest_kindling_signals.report.collect import CentralCollector, ControllerC
 from pytest_kindling_signals.report.coverage import CoverageReport
 from pytest_kindling_signals.report.data import CatalogFile, Gates, RunData
 from pytest_kindling_signals.report.gates import FailUnder, GateResult, evaluate_gates, gate_failure_line
-from pytest_kindling_signals.report.options import ReportSettings
-from pytest_kindling_signals.report.render import ReportTarget, render_term, write_report
+from pytest_kindling_signals.report.options import ReportSettings, ReportTarget
+from pytest_kindling_signals.report.render import render_term, write_report
 
 __all__ = ["ReportSession", "SummaryLine", "catalog_files", "conformance_view", "plugin_version"]
 
