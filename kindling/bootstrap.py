@@ -13,7 +13,7 @@ holding ``settings.yaml`` plus optional environment overlays
       wheels_dir: /lake/packages        # default: <lakehouse>/packages
     pip:
       target: /lake/libs                # default: the current environment
-      index_url: https://pypi.org/simple
+      index_url: https://index.example/simple
 
     >>> ctx = initialize_framework("config/", environment="dev")   # doctest: +SKIP
     >>> ctx.platform, ctx.config["app_name"]                        # doctest: +SKIP

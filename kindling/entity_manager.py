@@ -56,7 +56,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kindling.data_entities import EntityDefinition, get_entity_definition
 from kindling.lakehouse import Location, current_lakehouse, lakehouse_join, local_path, parse_location, spark_path
 from kindling.signaling import SignalEmitter, SignalProvider, lazy
-from kindling.spark_session import is_connect_session, root_cause_in_text
+from kindling.spark_errors import root_cause_parts
+from kindling.spark_session import is_connect_session
 
 if TYPE_CHECKING:  # pyspark is imported when an operation runs, never at import
     from pyspark.sql import DataFrame, SparkSession
@@ -248,21 +249,6 @@ def _is_missing_table(exc: BaseException) -> bool:
         "DELTA_PATH_DOES_NOT_EXIST", "doesn't exist"))
 
 
-def _root_cause(exc: BaseException) -> tuple[str, str]:
-    """The innermost JVM exception's class and first message line (Spark wraps causes in job failures)."""
-    try:
-        cause = exc.java_exception  # type: ignore[attr-defined]
-        for _ in range(50):
-            inner = cause.getCause()
-            if inner is None:
-                break
-            cause = inner
-        return str(cause.getClass().getName()), str(cause.getMessage() or "").split("\n", 1)[0]
-    except Exception:  # no gateway (Spark Connect, or it is gone): read the text instead
-        text = str(exc)
-        return root_cause_in_text(text) or (type(exc).__name__, text.split("\n", 1)[0])
-
-
 def _is_raw_failure(exc: BaseException) -> bool:
     """A failure pyspark passes through untranslated: Py4J's, or Spark Connect's equivalent."""
     name = type(exc).__name__
@@ -287,7 +273,7 @@ def _delta_call(what: str) -> Iterator[None]:
     except Exception as exc:
         if not _is_raw_failure(exc):
             raise
-        java_class, message = _root_cause(exc)
+        java_class, message = root_cause_parts(exc)
         raise DeltaOperationError(
             f"{what} failed, nothing was committed: {java_class.rsplit('.', 1)[-1]}: {message}",
             java_class) from exc
@@ -464,9 +450,11 @@ class DataEntityManager(SignalEmitter):
 
         A :class:`~pathlib.Path` in a local lakehouse, a URI ``str`` in a remote one.
         """
-        get_entity_definition(entity_id)
+        return self._location(get_entity_definition(entity_id))
+
+    def _location(self, definition: EntityDefinition) -> Location:
         root = self._lakehouse if self._lakehouse is not None else current_lakehouse()
-        return lakehouse_join(root, "tables", entity_id)
+        return lakehouse_join(root, "tables", definition.entityid)
 
     def get_entity_version(self, entity_id: str) -> int | None:
         """The table's current Delta version, or ``None`` when it has no table yet."""
@@ -494,8 +482,10 @@ class DataEntityManager(SignalEmitter):
         False
         """
         definition = get_entity_definition(entity_id)
-        path = self.table_path(entity_id)
-        with self.operation("entity.ensure_table", entity_id=entity_id,
+        return self._ensure(definition, self._location(definition))
+
+    def _ensure(self, definition: EntityDefinition, path: Location) -> bool:
+        with self.operation("entity.ensure_table", entity_id=definition.entityid,
                             entity_name=definition.name) as op:
             existed = self._is_table(path)
             created = False
@@ -532,12 +522,12 @@ class DataEntityManager(SignalEmitter):
                   old_version=None, new_version=commit.version, reason="create")
         return True
 
-    def _table_before(self, spark: SparkSession, path: Location, entity_id: str,
+    def _table_before(self, spark: SparkSession, path: Location,
                       definition: EntityDefinition) -> _TableState | None:
         """The table's state before a write, creating it first when a schema is declared."""
         state = self._state(spark, path)
         if state is None and definition.schema is not None:
-            self.ensure_entity_table(entity_id)  # a nested operation: its own signals
+            self._ensure(definition, path)  # a nested ensure_table operation: its own signals
             state = self._state(spark, path)
         return state
 
@@ -560,12 +550,12 @@ class DataEntityManager(SignalEmitter):
                 f"entity {entity_id!r} declares no merge_columns, so a merge has no key to match "
                 f"rows on: declare them with DataEntities.entity(entityid={entity_id!r}, ..., "
                 f"merge_columns=['<key column>']) or use append_to_entity(df, {entity_id!r})")
-        path = self.table_path(entity_id)
+        path = self._location(definition)
         with self.operation("entity.merge", entity_id=entity_id, merge_keys=keys,
                             source_row_count=lazy(lambda: _row_count(df))) as op:
             self._require_columns(df, keys, entity_id)
             spark = df.sparkSession
-            before = self._table_before(spark, path, entity_id, definition)
+            before = self._table_before(spark, path, definition)
             if before is None:
                 # No table and no schema: these rows are the table's first commit.
                 commit = self._write(df, path, definition, "error", None, op.operation_id)
@@ -613,10 +603,9 @@ class DataEntityManager(SignalEmitter):
         3
         """
         definition = get_entity_definition(entity_id)
-        path = self.table_path(entity_id)
+        path = self._location(definition)
         with self.operation("entity.append", entity_id=entity_id, row_count=lazy(lambda: _row_count(df))) as op:
-            rows, version = self._write_op(df, entity_id, definition, path, "append", "append",
-                                           op.operation_id)
+            rows, version = self._write_op(df, definition, path, "append", "append", op.operation_id)
             op.set(rows_appended=rows, version=version)
         return rows
 
@@ -631,24 +620,23 @@ class DataEntityManager(SignalEmitter):
             raise ValueError(f"write_to_entity(mode={mode!r}) is not a mode; use one of "
                              f"{', '.join(map(repr, WRITE_MODES))}")
         definition = get_entity_definition(entity_id)
-        path = self.table_path(entity_id)
+        path = self._location(definition)
         with self.operation("entity.write", entity_id=entity_id, mode=mode) as op:
-            rows, version = self._write_op(df, entity_id, definition, path, mode, "write",
-                                           op.operation_id)
+            rows, version = self._write_op(df, definition, path, mode, "write", op.operation_id)
             op.set(rows_written=rows, version=version)
         return rows
 
-    def _write_op(self, df: DataFrame, entity_id: str, definition: EntityDefinition, path: Location,
+    def _write_op(self, df: DataFrame, definition: EntityDefinition, path: Location,
                   mode: str, reason: str, tag: str) -> tuple[int, int]:
         spark = df.sparkSession
-        before = self._table_before(spark, path, entity_id, definition)
+        before = self._table_before(spark, path, definition)
         if before is not None:
             self._check_drift(definition, before.schema, df)
         commit = self._write(df, path, definition, mode, before, tag)
         if commit is None:  # an append of no rows: Delta committed nothing, nothing changed
             assert before is not None
             return 0, before.version
-        self._announce(spark, path, entity_id, before, commit, reason)
+        self._announce(spark, path, definition.entityid, before, commit, reason)
         return commit.metric("numOutputRows"), commit.version
 
     def _write(self, df: DataFrame, path: Location, definition: EntityDefinition, mode: str,

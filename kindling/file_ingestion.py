@@ -49,10 +49,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pytest_kindling_signals._names import UnknownNameError, declared_names
+from pytest_kindling_signals.names import UnknownNameError, declared_names
 from kindling.platform import absolute_path
 from kindling.registries import register_registry
 from kindling.signaling import SignalEmitter, SignalProvider, describe_error, utc_timestamp
+from kindling.spark_errors import is_spark_error, summarize_error
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -87,7 +88,6 @@ _entries: dict[str, FileIngestionEntry] = register_registry("file_ingestion_entr
 
 # Files Spark and tools leave next to data (``_SUCCESS``, ``.part-0.crc``) are not data.
 _HIDDEN_PREFIXES = (".", "_")
-_MAX_SUMMARY_PART = 160
 
 
 # -- errors ------------------------------------------------------------------------
@@ -106,7 +106,7 @@ class FileReadError(FileIngestionError):
     def __init__(self, path: str, filetype: str, cause: BaseException) -> None:
         self.path = path
         self.filetype = filetype
-        super().__init__(f"cannot read {filetype} file {path!r}: {_spark_error_summary(cause)}")
+        super().__init__(f"cannot read {filetype} file {path!r}: {summarize_error(cause)}")
 
 
 class UnknownEntryError(FileIngestionError, UnknownNameError):
@@ -118,43 +118,6 @@ class UnknownEntryError(FileIngestionError, UnknownNameError):
         UnknownNameError.__init__(self, "file ingestion entry", entry_id, known,
                                   "declare it with FileIngestionEntries.entry(entry_id=...).",
                                   declared=declared_names(known, "entries"))
-
-
-def _spark_error_summary(exc: BaseException) -> str:
-    """The useful part of a (Py4J-wrapped) Spark error: its first real message and its root cause.
-
-    A Py4J error's text starts with "An error occurred while calling o263.json"
-    and holds the whole JVM stack; observers want the line that says what was
-    wrong with the file.
-    """
-    text = str(exc)
-    found: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("at ", "An error occurred while calling", "...")):
-            continue
-        # "Caused by: x.y.ZException: msg" or ": x.y.ZException: Job aborted ...): x.YException: msg"
-        for m in re.finditer(r"(?:^|[:)]\s)([\w$]+(?:\.[\w$]+)*(?:Exception|Error)):\s+", line):
-            rest = line[m.end():]
-            nested = re.search(r"\):\s[\w$.]+(?:Exception|Error):\s+", rest)
-            if nested:
-                continue  # an outer wrapper; the nested match carries the message
-            msg = rest.strip()
-            if msg and not msg.startswith(("Job aborted", "Exception thrown in awaitResult")):
-                found.append(msg)
-    if not found:
-        from kindling.spark_session import connect_root_cause  # a Spark Connect error: text only
-
-        return connect_root_cause(exc) or describe_error(exc)
-    first, last = found[0], found[-1]
-    if last == first or last in first:
-        return _clip(first, 2 * _MAX_SUMMARY_PART)
-    # Both halves must survive the catalog's 500-character error field, path included.
-    return f"{_clip(first, _MAX_SUMMARY_PART)} (cause: {_clip(last, _MAX_SUMMARY_PART)})"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- declarations ----------------------------------------------------------------
@@ -665,7 +628,7 @@ class FileIngestionProcessor(SignalEmitter):
                 probe.append(F.bit_xor(F.xxhash64(*[_hashable(df, col) for col in df.columns])))
             rows = int(df.agg(*probe).first()[0])  # type: ignore[index]
         except Exception as exc:
-            if _is_spark_error(exc):
+            if is_spark_error(exc):
                 raise FileReadError(c.path, entry.filetype, exc) from exc
             raise
         for group, value in columns.items():
@@ -785,11 +748,6 @@ def _spark() -> SparkSession:
     from kindling.spark_session import get_or_create_spark_session
 
     return get_or_create_spark_session()
-
-
-def _is_spark_error(exc: BaseException) -> bool:
-    module = type(exc).__module__ or ""
-    return module.startswith(("py4j", "pyspark"))
 
 
 def _reader(spark: SparkSession, entry: FileIngestionEntry, path: str,

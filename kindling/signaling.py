@@ -41,7 +41,8 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 import blinker
-from pytest_kindling_signals.emission import Emission
+from pytest_kindling_signals.frameworks import Emission
+from kindling.spark_errors import describe_error  # re-exported: providers describe errors from here
 
 __all__ = [
     "BlinkerSignalProvider",
@@ -67,7 +68,6 @@ logger = logging.getLogger("kindling.signaling")
 
 RECEIVER_ERROR_POLICIES = ("log", "raise")
 _MAX_KEPT_ERRORS = 1000
-_MAX_ERROR_CHARS = 500
 # Raised by an observer, these still stop the program (after every other
 # observer got the signal); any other BaseException is an observer error like any.
 _INTERRUPTS = (KeyboardInterrupt, SystemExit)
@@ -115,57 +115,6 @@ def utc_timestamp(now: float | None = None) -> str:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         _ts_cache = (sec, prefix)
     return f"{prefix}.{int((t - sec) * 1_000_000):06d}+00:00"
-
-
-def describe_error(exc: BaseException) -> str:
-    """A concise, one-paragraph message for an ``error`` field.
-
-    A JVM error raised through Py4J is described by its root cause, the
-    innermost Java exception (Spark wraps it in job and stage failures)::
-
-        SparkFileNotFoundException: File file:/lake/tables/t/part-0.parquet does not exist
-    """
-    root = _jvm_root_cause(exc)
-    if root is not None:
-        return _clip(root)
-    try:
-        text = str(exc).strip()
-    except Exception:  # a broken __str__ must not replace the exception being reported
-        return type(exc).__name__
-    if not text:
-        return type(exc).__name__
-    first = text.split("\n\n", 1)[0].strip()
-    # JVM exceptions carry their whole stack in the message.
-    first = first.split("\n\tat ", 1)[0].split("\nJVM stacktrace:", 1)[0].strip()
-    return _clip(first)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
-
-
-def _jvm_root_cause(exc: BaseException) -> str | None:
-    """``"<Class>: <first line>"`` of a Py4J error's innermost Java cause, or ``None``."""
-    java = getattr(exc, "java_exception", None)
-    if java is None:
-        if type(exc).__module__.startswith("pyspark.errors.exceptions.connect"):
-            from kindling.spark_session import connect_root_cause  # the server's error, as text
-
-            return connect_root_cause(exc)
-        return None
-    try:
-        for _ in range(50):  # a cause chain is short; a cycle must not hang error reporting
-            inner = java.getCause()
-            if inner is None:
-                break
-            java = inner
-        name = str(java.getClass().getSimpleName())
-        lines = [ln.strip() for ln in str(java.getMessage() or "").splitlines() if ln.strip()]
-    except Exception:  # the JVM is gone: the caller reads the exception's text instead
-        return None
-    if lines and lines[0].startswith("Traceback"):  # a Python worker's error: its last line says it
-        return lines[-1]
-    return f"{name}: {lines[0]}" if lines else name
 
 
 class lazy:  # noqa: N801 - reads as a function at call sites

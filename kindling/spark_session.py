@@ -9,7 +9,7 @@ JVM jars (``io.delta:delta-spark_2.12`` and ``io.delta:delta-storage``) are
 resolved from Maven Central (or ``~/.m2/repository``) when the session starts.
 Set ``KINDLING_SPARK_MASTER`` (a master URL) or ``KINDLING_SPARK_REMOTE`` (a
 Spark Connect address, ``sc://host:15002``) to run against a real cluster
-(``kindling.cluster`` starts one on this machine). A master on this machine
+(``pytest_kindling_signals.spark.cluster`` starts one on this machine). A master on this machine
 (``local[*]``, ``local-cluster[...]``, ``spark://127.0.0.1:7077``) keeps the
 driver on the loopback address (``SPARK_LOCAL_IP``, ``spark.driver.host``
 and ``spark.driver.bindAddress`` = ``127.0.0.1``) and small sizing.
@@ -40,7 +40,6 @@ __all__ = [
     "ENV_MASTER",
     "ENV_REMOTE",
     "SparkConfig",
-    "connect_root_cause",
     "SparkSessionProvider",
     "get_or_create_spark_session",
     "get_spark_session_provider",
@@ -48,7 +47,6 @@ __all__ = [
     "is_dataframe",
     "is_loopback_master",
     "parse_ddl_schema",
-    "root_cause_in_text",
     "stop_spark_session",
 ]
 
@@ -117,42 +115,6 @@ def parse_ddl_schema(ddl: str) -> Any:
     from pyspark.sql.types import _parse_datatype_string
 
     return _parse_datatype_string(ddl)
-
-
-_CAUSED_BY = re.compile(r"Caused by: ([\w.$]+): ([^\n]*)")
-_NAMED_FAILURE = re.compile(r"(?:^|[\s(:])((?:[a-z]\w*\.)+[A-Z][\w$]*(?:Exception|Error)):? ([^\n]*)")
-
-
-def root_cause_in_text(text: str) -> tuple[str, str] | None:
-    """(class, first message line) of the innermost JVM failure an error's text names, or ``None``.
-
-    Reads the ``Caused by:`` lines of a JVM stack trace, else the last
-    ``pkg.SomeException: message`` in the text (a Spark Connect job failure
-    names its task's error inline: ``... most recent failure: ...:
-    org.apache.spark.SparkNumberFormatException: [CAST_INVALID_INPUT] ...``).
-    """
-    found = _CAUSED_BY.findall(text)
-    if not found:
-        found = [(cls, msg) for cls, msg in _NAMED_FAILURE.findall(text) if msg.strip()]
-    if not found:
-        return None
-    cls, message = found[-1]
-    return cls, message.strip()
-
-
-def connect_root_cause(exc: BaseException) -> str | None:
-    """``"<SimpleName>: <first line>"`` of the JVM cause of a Spark Connect error, or ``None``.
-
-    The Spark Connect counterpart of reading a Py4J error's ``java_exception``
-    chain: the client gets the server's error as text only.
-    """
-    if not type(exc).__module__.startswith("pyspark.errors.exceptions.connect"):
-        return None
-    found = root_cause_in_text(str(exc))
-    if found is None:
-        return None
-    cls, message = found
-    return f"{cls.rsplit('.', 1)[-1]}: {message}"
 
 
 def is_loopback_master(master: str) -> bool:
@@ -296,7 +258,7 @@ class SparkSessionProvider(SignalEmitter):
             raise RuntimeError(
                 f"could not reach the Spark Connect server at {remote}: {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}. Is it running? On this machine: "
-                f"`python -m kindling.cluster start --workers 0 --connect`") from exc
+                f"`python -m pytest_kindling_signals.spark.cluster start --workers 0 --connect`") from exc
         return session
 
     def _observed_config(self, session: SparkSession) -> dict[str, str]:

@@ -139,7 +139,7 @@ def test_index_credentials_never_reach_a_payload_a_log_line_or_an_error(pm, sign
     ("https://to/k@en@host/simple", "https://***@host/simple"),
     ("['https://u:p@h/s', 'https://v:q/r@h2/s']", "['https://u:***@h/s', 'https://v:***@h2/s']"),
     # no space between two URLs: one word, hidden up to its last '@' (the safe side)
-    ('["https://pypi.org/simple","https://u:p/x@h/s"]', '["https://***@h/s"]'),
+    ('["https://index.example/simple","https://u:p/x@h/s"]', '["https://***@h/s"]'),
     # a user name that might hold part of a bare token is hidden with it
     ("https://t@k/en:rest@host/simple", "https://***@host/simple"),
     # a VCS revision is not a credential

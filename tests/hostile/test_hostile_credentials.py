@@ -40,8 +40,8 @@ PLACES = st.sampled_from([
     "--index-url={url}",
     "pip install --extra-index-url {url} kdemo",
     "'{url}'",
-    "['{url}', 'https://pypi.org/simple']",
-    '["https://pypi.org/simple","{url}"]',
+    "['{url}', 'https://index.example/simple']",
+    '["https://index.example/simple","{url}"]',
     "Looking in indexes: {url}, https://other.example/simple",
     "kdemo @ {url}",
 ])
