@@ -35,7 +35,9 @@ from pytest_kindling_signals.catalog.model import (
 from pytest_kindling_signals.catalog.contract import ContractFinding, check_contract, check_lifecycles, check_payloads
 from pytest_kindling_signals.catalog.conformance import AliasMap, conformance, conformance_dict, load_aliases, summarize
 from pytest_kindling_signals.catalog.export import EXPORT_FORMATS, export
-from pytest_kindling_signals.catalog.scan import ScanError, draft_catalog, infer_kind, render_yaml, scan
+from pytest_kindling_signals.catalog.scan import ScanError, infer_kind, scan
+from pytest_kindling_signals.catalog.draft import draft_catalog
+from pytest_kindling_signals.catalog.yaml_writer import render_yaml
 
 __all__ = [
     "CATALOGS_DIR", "DATETIME_PATTERN", "EXPORT_FORMATS", "FORMAT", "QUICK_REFERENCE_PATH", "TIERS_DEFAULT",

@@ -28,17 +28,15 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import importlib.util
-import json
 import os
 import re
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
-from pytest_kindling_signals.catalog.model import FORMAT, TIERS_DEFAULT, signal_kind
+from pytest_kindling_signals.catalog.model import signal_kind
 
 __all__ = [
     "EmitSite",
@@ -46,9 +44,8 @@ __all__ = [
     "ScanError",
     "ScanResult",
     "ScannedSignal",
-    "draft_catalog",
     "infer_kind",
-    "render_yaml",
+    "operation_stem",
     "scan",
 ]
 
@@ -595,7 +592,7 @@ def infer_kind(name: str) -> str:
     return signal_kind(name)
 
 
-def _operation_stem(name: str) -> tuple[str, str] | None:
+def operation_stem(name: str) -> tuple[str, str] | None:
     """(the operation's short name, the role) of ``before_X``/``after_X``/``X_failed`` names."""
     short = name.split(".", 1)[1]
     for prefix, role in (("before_", "pre"), ("pre_", "pre"), ("after_", "post"), ("post_", "post")):
@@ -737,250 +734,3 @@ def _fields(calls: list[dict[str, ast.expr]],
                                  type=type_, nullable=nullable and type_ != "any",
                                  seen_in=len(values))
     return result
-
-
-# -- the draft catalog -------------------------------------------------------------------------
-
-def _rank(tier: str, tiers: tuple[str, ...]) -> int:
-    return tiers.index(tier) if tier in tiers else len(tiers)
-
-
-def draft_catalog(result: ScanResult, *, framework: str,
-                  tiers: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A catalog dict (this plugin's format) of what ``result`` found; review it before use.
-
-    ``tiers`` maps signal names to the tier a reference catalog gives the same
-    event; a namespace takes the tier most of its rated signals have (the
-    highest on a tie, ``moderate`` when none is rated), and a signal whose
-    tier differs says so. Given ``tiers``, the signals it does not rate are
-    marked ``extension: true``.
-
-    >>> draft = draft_catalog(result, framework="spark-kindling 0.14.0")   # doctest: +SKIP
-    >>> draft["providers"]["entity"]["operations"]["entity.merge"]          # doctest: +SKIP
-    {'pre': 'before_merge', 'post': ['after_merge'], 'failed': 'merge_failed'}
-    """
-    if not result.signals:
-        raise ScanError(f"{result.target}: found no signals (no EMITS lists, no emit()/"
-                        "emit_chained() calls, no .send() on a named signal); nothing to catalog")
-    tier_names = TIERS_DEFAULT
-    for name, tier in (tiers or {}).items():
-        if tier not in tier_names:
-            raise ScanError(f"tiers[{name!r}] = {tier!r}: unknown tier; use one of "
-                            f"{', '.join(tier_names)}")
-    by_ns: dict[str, list[ScannedSignal]] = {}
-    for sig in result.signals.values():
-        by_ns.setdefault(sig.namespace, []).append(sig)
-
-    providers: dict[str, Any] = {}
-    for namespace in sorted(by_ns):
-        members = by_ns[namespace]
-        counts = Counter(s.provider for s in members)
-        cls = sorted(counts, key=lambda c: (-counts[c], c))[0]
-        rated = [tiers[s.name] for s in members if tiers and s.name in tiers]
-        if rated:
-            tier_counts = Counter(rated)
-            ns_tier = sorted(tier_counts, key=lambda t: (-tier_counts[t], _rank(t, tier_names)))[0]
-        else:
-            ns_tier = tier_names[-1]
-        prov: dict[str, Any] = {"class": cls, "tier": ns_tier}
-        others = [c for c in sorted(counts) if c != cls]
-        if others:
-            prov["note"] = "Also emitted by " + "; ".join(
-                f"{c} ({', '.join(s.short_name for s in members if s.provider == c)})"
-                for c in others) + "."
-        ops = _operations(members)
-        for op_name, op in ops.items():
-            op["pair_by"] = _pair_by(result, f"{namespace}.", op)
-        if ops:
-            prov["operations"] = ops
-        signals: dict[str, Any] = {}
-        for sig in members:
-            entry: dict[str, Any] = {"when": _when(sig)}
-            if sig.kind != signal_kind(sig.name):
-                entry["kind"] = sig.kind
-            if tiers is not None:
-                signal_tier = tiers.get(sig.name)
-                if signal_tier is not None and signal_tier != ns_tier:
-                    entry["tier"] = signal_tier
-                if signal_tier is None:
-                    entry["extension"] = True
-            entry["description"] = _description(sig)
-            entry["fields"] = {
-                f.name: _field_entry(f) for f in result.fields.get(sig.name, {}).values()}
-            signals[sig.short_name] = entry
-        prov["signals"] = signals
-        providers[namespace] = prov
-
-    return {
-        "format": FORMAT,
-        "framework": framework,
-        "json_payloads": False,
-        "common_fields": {},
-        "post_fields": {},
-        "failed_fields": {},
-        "tiers": list(tier_names),
-        "providers": providers,
-    }
-
-
-def _operations(members: list[ScannedSignal]) -> dict[str, Any]:
-    stems: dict[str, dict[str, str]] = {}
-    for sig in members:
-        found = _operation_stem(sig.name)
-        if found is not None and found[1] == sig.kind:
-            stems.setdefault(found[0], {}).setdefault(found[1], sig.short_name)
-    # ensure_failed closes before_ensure_table/after_ensure_table: a failure whose stem
-    # matches no pair joins the one pair whose stem starts with it.
-    for stem, roles in list(stems.items()):
-        if set(roles) != {"failed"}:
-            continue
-        longer = [s for s, r in stems.items() if s.startswith(stem + "_")
-                  and "pre" in r and "post" in r and "failed" not in r]
-        if len(longer) == 1:
-            stems[longer[0]]["failed"] = roles["failed"]
-            del stems[stem]
-    ops: dict[str, Any] = {}
-    for stem, roles in stems.items():
-        if "pre" in roles and "post" in roles:
-            op: dict[str, Any] = {"pre": roles["pre"], "post": [roles["post"]]}
-            if "failed" in roles:
-                op["failed"] = roles["failed"]
-            ops[f"{members[0].namespace}.{stem}"] = op
-    return ops
-
-
-def _pair_by(result: ScanResult, prefix: str, op: Mapping[str, Any]) -> list[str]:
-    """The draft's pairing fields: those every signal of the operation always sends
-    (with no ``operation_id`` in the payloads, e.g. ``[run_id, pipe_id]``); review them."""
-    members = [op["pre"], *op["post"], *([op["failed"]] if "failed" in op else [])]
-    common: list[str] | None = None
-    for short in members:
-        required = [f for f, info in result.fields.get(prefix + short, {}).items() if info.required]
-        common = required if common is None else [f for f in common if f in required]
-    if common and "operation_id" in common:
-        return ["operation_id"]
-    return [f for f in (common or []) if f not in ("duration_seconds", "error", "error_type")]
-
-
-def _when(sig: ScannedSignal) -> str:
-    if not sig.sites:
-        return f"Never sent (listed in {sig.declared_by[0]}.EMITS)"
-    places = sig.emitted_by
-    more = f" (+{len(places) - 1} more)" if len(places) > 1 else ""
-    return f"In {places[0]}(){more}"
-
-
-def _description(sig: ScannedSignal) -> str:
-    parts = []
-    if sig.declared_by:
-        parts.append("Listed in " + ", ".join(f"{c}.EMITS" for c in sig.declared_by) + ".")
-    else:
-        parts.append("Listed in no class's EMITS.")
-    if sig.sites:
-        files = list(dict.fromkeys(f"{s.where} ({s.path})" for s in sig.sites))
-        parts.append("Sent by " + "; ".join(files) + ".")
-        if sig.open:
-            parts.append("Some calls pass **kwargs: the payload may hold more fields.")
-    else:
-        parts.append("No call in the source sends it.")
-    return " ".join(parts)
-
-
-def _field_entry(info: FieldInfo) -> dict[str, Any]:
-    entry: dict[str, Any] = {"type": info.type, "required": info.required}
-    if info.nullable:
-        entry["nullable"] = True
-    return entry
-
-
-# -- YAML ------------------------------------------------------------------------------------
-
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .()/+\-]*$")  # no , [ ] { } : # (flow context)
-_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none", "~"}
-
-
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS and not text.endswith(" "):
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _flow(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    return _scalar(value)
-
-
-def _is_leafy(value: Any) -> bool:
-    """Short mappings/lists of scalars (a field spec, an operation) read best on one line."""
-    if isinstance(value, Mapping):
-        return all(not isinstance(v, Mapping) and (not isinstance(v, (list, tuple))
-                   or all(not isinstance(i, (Mapping, list, tuple)) for i in v))
-                   for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return all(not isinstance(i, (Mapping, list, tuple)) for i in value)
-    return True
-
-
-def _block(value: Mapping[str, Any], indent: int, out: list[str], *, flow_leaves: bool) -> None:
-    pad = "  " * indent
-    for key, item in value.items():
-        if isinstance(item, Mapping) and item and not (flow_leaves and _is_leafy(item)):
-            out.append(f"{pad}{_scalar(key)}:")
-            _block(item, indent + 1, out, flow_leaves=flow_leaves or key in ("fields", "operations"))
-        else:
-            out.append(f"{pad}{_scalar(key)}: {_flow(item)}")
-
-
-def render_yaml(d: Mapping[str, Any]) -> str:
-    """A draft catalog as readable YAML: a header comment, one signal per block.
-
-    >>> print(render_yaml({"format": "kindling-signal-catalog/1", "framework": "x 1"}).splitlines()[-1])
-    framework: x 1
-    """
-    framework = d.get("framework", "the framework")
-    out = [
-        f"# Signal catalog of {framework}, drafted by `kindling-signals catalog scan`",
-        "# from its source (nothing imported). Review before use: the tiers, the `when`",
-        "# texts (drafted as the method that sends the signal) and each field's type",
-        "# and `required` (a field is required when every call passes it; `any`",
-        "# unless every call passes a literal that shows the type).",
-        "# Kinds: before_* = pre, after_* = post, *_failed = failed, others = event;",
-        "# `extension: true` marks a signal the reference catalog does not rate.",
-    ]
-    top = {k: v for k, v in d.items() if k != "providers"}
-    for key, item in top.items():
-        if isinstance(item, Mapping) and item:
-            out.append(f"{_scalar(key)}:")
-            _block(item, 1, out, flow_leaves=True)
-        else:
-            out.append(f"{_scalar(key)}: {_flow(item)}")
-    providers = d.get("providers")
-    if isinstance(providers, Mapping):
-        out.append("")
-        out.append("providers:")
-        for namespace, prov in providers.items():
-            out.append(f"  {_scalar(namespace)}:")
-            for key, item in prov.items():
-                if key == "signals":
-                    out.append("    signals:")
-                    for short, spec in item.items():
-                        out.append(f"      {_scalar(short)}:")
-                        _block(spec, 4, out, flow_leaves=False)
-                elif isinstance(item, Mapping) and item:
-                    out.append(f"    {_scalar(key)}:")
-                    _block(item, 3, out, flow_leaves=True)
-                else:
-                    out.append(f"    {_scalar(key)}: {_flow(item)}")
-            out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
-

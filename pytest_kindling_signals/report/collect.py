@@ -20,18 +20,12 @@ Each ends in a :class:`~.results.SessionData`::
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
-from pytest_kindling_signals.names import close_matches, did_you_mean
-from pytest_kindling_signals.catalog import SignalCatalog, Violation
+from pytest_kindling_signals.catalog import SignalCatalog
 from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
 from pytest_kindling_signals.frameworks import Emission
 from pytest_kindling_signals.report.results import Finding, LostWorker, MAX_LIFECYCLE_RECORDS_PER_TEST, SESSION, SessionData, natural_key, fixture_label

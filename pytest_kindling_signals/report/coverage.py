@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pytest_kindling_signals.names import close_matches, did_you_mean
-from pytest_kindling_signals.catalog import SignalCatalog, Violation
-from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
-from pytest_kindling_signals.frameworks import Emission
-from pytest_kindling_signals.report.results import REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_SCHEMA_ID, SESSION, SessionData, test_order, why_partial
+from pytest_kindling_signals.catalog import SignalCatalog
+from pytest_kindling_signals.report.results import REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_SCHEMA_ID, SESSION, SessionData, why_partial
 
 __all__ = ["SCOPES", "CoverageReport"]
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from pytest_kindling_signals.names import close_matches, did_you_mean
-from pytest_kindling_signals.catalog import SignalCatalog, Violation
-from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
-from pytest_kindling_signals.frameworks import Emission
 from pytest_kindling_signals.report.coverage import Coverage, CoverageReport, SCOPES
 
 __all__ = ["GATE_SCOPES", "FailUnder", "GateResult", "evaluate_gates", "gate_failure_line", "parse_fail_under"]

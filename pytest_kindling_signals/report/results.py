@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
-from pytest_kindling_signals.names import close_matches, did_you_mean
-from pytest_kindling_signals.catalog import SignalCatalog, Violation
-from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
-from pytest_kindling_signals.frameworks import Emission
 
 __all__ = ["REPORT_SCHEMA_ID", "SESSION", "fixture_label", "Finding", "LostWorker", "SessionData", "why_partial"]
 

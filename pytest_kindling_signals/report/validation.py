@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from decimal import Decimal
-from fractions import Fraction
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pytest_kindling_signals.names import close_matches, did_you_mean
 from pytest_kindling_signals.catalog import SignalCatalog, Violation
-from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
-from pytest_kindling_signals.frameworks import Emission
 from pytest_kindling_signals.report.results import Finding
 
 #: How many distinct valid payload shapes a run remembers (beyond it, payloads are validated one by one).
