@@ -22,7 +22,6 @@ Signals: ``session.created`` (``app_name``, ``spark_version``, ``config``),
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -30,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pytest_kindling_signals.spark import ENV_MASTER, ENV_REMOTE, is_loopback_master
 
 from kindling.signaling import SignalEmitter, SignalProvider
 
@@ -50,12 +51,9 @@ __all__ = [
     "stop_spark_session",
 ]
 
-ENV_MASTER = "KINDLING_SPARK_MASTER"
-ENV_REMOTE = "KINDLING_SPARK_REMOTE"
 ENV_DRIVER_MEMORY = "KINDLING_SPARK_DRIVER_MEMORY"
 LOOPBACK = "127.0.0.1"
 
-_LOOPBACK_HOST = re.compile(r"^(127(?:\.\d{1,3}){3}|localhost|\[::1\])$", re.IGNORECASE)
 
 # Settings that make a session on this machine (local, or a cluster on the
 # loopback address) start fast and stay small; a remote cluster's own defaults
@@ -115,20 +113,6 @@ def parse_ddl_schema(ddl: str) -> Any:
     from pyspark.sql.types import _parse_datatype_string
 
     return _parse_datatype_string(ddl)
-
-
-def is_loopback_master(master: str) -> bool:
-    """Whether ``master`` runs on this machine: ``local...`` or a ``spark://`` URL on the loopback address.
-
-    >>> is_loopback_master("spark://127.0.0.1:7077"), is_loopback_master("spark://spark-master:7077")
-    (True, False)
-    """
-    if master.startswith("local"):
-        return True
-    if not master.startswith("spark://"):
-        return False
-    hosts = [h.strip().rsplit(":", 1)[0] for h in master[len("spark://"):].split(",")]
-    return all(_LOOPBACK_HOST.match(h) for h in hosts)
 
 
 @dataclass
