@@ -9,7 +9,7 @@ next.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,28 @@ class KindlingFramework(Framework):
         provider = BlinkerSignalProvider(name="test")
         with use_default_provider(provider):
             yield provider
+
+    def declare_entity(self, entity_id: str, *, schema: Any, merge_columns: Sequence[str] = (),
+                       partition_columns: Sequence[str] = (), tags: Mapping[str, str] | None = None) -> Any:
+        from kindling.data_entities import DataEntities
+
+        return DataEntities.entity(entityid=entity_id, name=entity_id.replace(".", "_"),
+                                   merge_columns=list(merge_columns), partition_columns=list(partition_columns),
+                                   tags=dict(tags) if tags else None, schema=schema)
+
+    def declare_pipe(self, pipe_id: str, function: Callable[..., Any], *, input_entity_ids: Sequence[str],
+                     output_entity_id: str, name: str | None = None,
+                     tags: Mapping[str, str] | None = None) -> Any:
+        from kindling.data_pipes import DataPipes
+
+        return DataPipes.pipe(pipeid=pipe_id, name=name or pipe_id, tags=dict(tags) if tags else None,
+                              input_entity_ids=list(input_entity_ids), output_entity_id=output_entity_id,
+                              output_type="table")(function)
+
+    def table_path(self, entity_id: str) -> str:
+        from kindling.entity_manager import DataEntityManager
+
+        return str(DataEntityManager().table_path(entity_id))
 
     def use_engine(self, master: str | None, remote: str | None) -> None:
         provider = get_spark_session_provider()

@@ -93,7 +93,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> _Venv:
     kindling = Path(where.strip())
     before = _hashes(kindling)
     (wheel,) = wheels.glob("pytest_kindling_signals-*.whl")
-    _check("pip install the plugin's wheel", [python, "-m", "pip", "install", "-q", wheel], cwd=root)
+    _check("pip install the plugin's wheel", [python, "-m", "pip", "install", "-q", f"{wheel}[hypothesis]"],
+           cwd=root)
     return _Venv(root, python, kindling, before)
 
 

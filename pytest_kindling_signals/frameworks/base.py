@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -106,6 +106,28 @@ class Framework(ABC):
         """(the quick reference's catalog, an alias map) when the framework names signals its
         own way; ``None`` when it keeps the quick reference's names."""
         return None
+
+    # -- declarations, for the provider-input strategies (pipe_graphs, EntitySchema.declare) --
+
+    def declare_entity(self, entity_id: str, *, schema: Any, merge_columns: Sequence[str] = (),
+                       partition_columns: Sequence[str] = (), tags: Mapping[str, str] | None = None) -> Any:
+        """Declare an entity with the framework's own registry (``DataEntities.entity``);
+        ``schema`` is a pyspark ``StructType``. Returns the framework's definition."""
+        raise FrameworkError(f"the {self.name} framework can't declare entities for the plugin's "
+                             "strategies; declare them yourself")
+
+    def declare_pipe(self, pipe_id: str, function: Callable[..., Any], *, input_entity_ids: Sequence[str],
+                     output_entity_id: str, name: str | None = None,
+                     tags: Mapping[str, str] | None = None) -> Any:
+        """Declare a pipe (``DataPipes.pipe``) that runs ``function`` on its inputs (passed by
+        entity id, ``.`` as ``_``) and writes ``output_entity_id`` as a table."""
+        raise FrameworkError(f"the {self.name} framework can't declare pipes for the plugin's "
+                             "strategies; declare them yourself")
+
+    def table_path(self, entity_id: str) -> str:
+        """Where the declared entity's Delta table is (a local path or URI)."""
+        raise FrameworkError(f"the {self.name} framework can't locate entity tables for the "
+                             "plugin's strategies")
 
     def use_engine(self, master: str | None, remote: str | None) -> None:
         """Point the framework's Spark session at the run's engine (a master URL, or a Spark

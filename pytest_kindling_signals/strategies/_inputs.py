@@ -18,15 +18,17 @@ from hypothesis import strategies as st
 from pytest_kindling_signals.strategies._validation import (
     InvalidArgument,
     check_bool,
+    require_framework,
     check_choices,
     check_int_range,
 )
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from pytest_kindling_signals.frameworks import Framework
     from pyspark.sql.types import StructType
 
-    from kindling.data_entities import EntityDefinition
 
 __all__ = ["COLUMN_TYPES", "EntitySchema", "dataframes", "entity_schemas", "rows"]
 
@@ -85,13 +87,12 @@ class EntitySchema:
         return StructType([StructField(n, spark_types[t](), nullable=(n != self.key))
                            for n, t in self.columns])
 
-    def declare(self, entityid: str, *, merge: bool = True, **tags: str) -> EntityDefinition:
-        """Declare entity ``entityid`` with this schema (merge column ``id`` if ``merge``)."""
-        from kindling.data_entities import DataEntities
-
-        return DataEntities.entity(entityid=entityid, name=entityid.replace(".", "_"),
-                                   merge_columns=[self.key] if merge else [], tags=dict(tags) or None,
-                                   schema=self.ddl)
+    def declare(self, entityid: str, *, merge: bool = True, framework: Framework | None = None,
+                **tags: str) -> Any:
+        """Declare entity ``entityid`` with this schema (merge column ``id`` if ``merge``), through
+        the installed framework's registry (``framework=`` picks another); returns its definition."""
+        return require_framework(framework, "EntitySchema.declare").declare_entity(
+            entityid, schema=self.struct_type(), merge_columns=[self.key] if merge else [], tags=tags or None)
 
 
 def entity_schemas(*, min_columns: int = 1, max_columns: int = 4, types: Sequence[str] = COLUMN_TYPES,

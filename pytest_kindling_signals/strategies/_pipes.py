@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import strategies as st
 
 from pytest_kindling_signals.strategies._inputs import EntitySchema, entity_schemas, rows
-from pytest_kindling_signals.strategies._validation import check_int_range
+from pytest_kindling_signals.strategies._validation import check_int_range, require_framework
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from pytest_kindling_signals.frameworks import Framework
 
 __all__ = ["BEHAVIOURS", "ExpectedRun", "PipeFailure", "PipeGraph", "PipeSpec", "pipe_graphs"]
 
@@ -77,31 +79,29 @@ class PipeGraph:
     def pipe_ids(self) -> list[str]:
         return [p.pipeid for p in self.pipes]
 
-    def declare(self) -> list[str]:
-        """Declare every entity and pipe in the registries; returns the pipe ids in run order."""
-        from kindling.data_pipes import DataPipes
-
+    def declare(self, framework: Framework | None = None) -> list[str]:
+        """Declare every entity and pipe with the installed framework's registries (``framework``
+        picks another); returns the pipe ids in run order."""
+        fw = require_framework(framework, "PipeGraph.declare")
         for entity in self.sources:
-            self.schema.declare(entity, merge=False)
+            self.schema.declare(entity, merge=False, framework=fw)
         for entity, merge in self.outputs.items():
-            self.schema.declare(entity, merge=merge)
+            self.schema.declare(entity, merge=merge, framework=fw)
         for spec in self.pipes:
-            DataPipes.pipe(pipeid=spec.pipeid, name=f"{spec.behaviour} {spec.pipeid}",
-                           input_entity_ids=list(spec.inputs), output_entity_id=spec.output)(
-                               _pipe_function(spec, self.schema.key))
+            fw.declare_pipe(spec.pipeid, _pipe_function(spec, self.schema.key), name=f"{spec.behaviour} {spec.pipeid}",
+                            input_entity_ids=list(spec.inputs), output_entity_id=spec.output)
         return self.pipe_ids
 
-    def seed(self, spark: SparkSession, manager: Any = None) -> None:
-        """Write each source's rows as its Delta table (an empty source gets an empty table).
+    def seed(self, spark: SparkSession, framework: Framework | None = None) -> None:
+        """Write each source's rows as its Delta table, where the framework puts it (an empty
+        source gets an empty table).
 
         Plain Delta writes, no signals: seeding is the test's set-up, not the run under test.
         """
-        from kindling.entity_manager import DataEntityManager
-
-        manager = manager or DataEntityManager()
+        fw = require_framework(framework, "PipeGraph.seed")
         for entity, source_rows in self.sources.items():
             df = spark.createDataFrame(source_rows, self.schema.struct_type())
-            df.write.format("delta").save(str(manager.table_path(entity)))
+            df.write.format("delta").save(fw.table_path(entity))
 
     def expected(self, *, continue_on_error: bool) -> ExpectedRun:
         """Simulate the run on keys alone: statuses, rows processed, and each table's keys after."""

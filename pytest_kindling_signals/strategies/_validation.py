@@ -15,9 +15,10 @@ from hypothesis.errors import InvalidArgument
 from pytest_kindling_signals import names as _names
 from pytest_kindling_signals.names import did_you_mean
 from pytest_kindling_signals.catalog import SignalCatalog, SignalSpec
-from pytest_kindling_signals.frameworks import default_catalog
+from pytest_kindling_signals.frameworks import Framework, FrameworkError, default_catalog, find_framework
 
-__all__ = ["InvalidArgument", "check_bool", "check_int_range", "check_signal", "resolve_catalog"]
+__all__ = ["InvalidArgument", "check_bool", "check_int_range", "check_signal", "require_framework",
+           "resolve_catalog"]
 
 
 def resolve_catalog(fn: str, catalog: Any) -> SignalCatalog:
@@ -80,3 +81,18 @@ def check_choices(fn: str, arg: str, values: Any, allowed: Sequence[str]) -> tup
                 f"{fn}({arg}={list(chosen)!r}): {v!r} is not one of "
                 f"{', '.join(map(repr, allowed))}.{close_matches(str(v), allowed)}")
     return chosen
+
+
+def require_framework(framework: Framework | None, what: str) -> Framework:
+    """``framework``, else the installed Kindling (this repository's or spark-kindling); an error
+    that says what to install when there is none."""
+    if framework is not None:
+        return framework
+    try:
+        found = find_framework()
+    except FrameworkError as exc:
+        raise InvalidArgument(f"{what}: {exc}") from None
+    if found is None:
+        raise InvalidArgument(f"{what} declares through a Kindling framework, and none is installed: "
+                              "install kindling-signals or spark-kindling, or pass framework=")
+    return found

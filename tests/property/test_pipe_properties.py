@@ -37,7 +37,7 @@ def test_run_signals_agree_with_the_data(spark: Any, signal_recorder: Any, graph
     with fresh_world():
         run_ids = graph.declare()
         manager = DataEntityManager()
-        graph.seed(spark, manager)
+        graph.seed(spark)
         expected = graph.expected(continue_on_error=continue_on_error)
         executer = DataPipesExecuter(entity_manager=manager)
         with signal_recorder.capture() as rec:

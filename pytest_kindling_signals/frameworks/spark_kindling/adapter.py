@@ -32,14 +32,14 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH
 from pytest_kindling_signals.frameworks.emission import Emission
-from pytest_kindling_signals.frameworks.base import Framework
+from pytest_kindling_signals.frameworks.base import Framework, FrameworkError
 
 __all__ = ["CATALOG_PATH", "ALIASES_PATH", "SparkKindling", "SparkKindlingState", "SparkKindlingTaps"]
 
@@ -198,6 +198,35 @@ class SparkKindling(Framework):
 
     def conformance_paths(self) -> tuple[Path, Path] | None:
         return (QUICK_REFERENCE_PATH, ALIASES_PATH)
+
+    def declare_entity(self, entity_id: str, *, schema: Any, merge_columns: Sequence[str] = (),
+                       partition_columns: Sequence[str] = (), tags: Mapping[str, str] | None = None) -> Any:
+        module = importlib.import_module("kindling.data_entities")
+        module.DataEntities.entity(entityid=entity_id, name=entity_id.replace(".", "_"),
+                                   merge_columns=list(merge_columns), partition_columns=list(partition_columns),
+                                   tags={"provider_type": "delta", **(tags or {})}, schema=schema)
+        # spark-kindling's DataEntities.entity returns no definition: the registry has it
+        injector = importlib.import_module("kindling.injection").GlobalInjector
+        return injector.get(module.DataEntityRegistry).get_entity_definition(entity_id)
+
+    def declare_pipe(self, pipe_id: str, function: Callable[..., Any], *, input_entity_ids: Sequence[str],
+                     output_entity_id: str, name: str | None = None,
+                     tags: Mapping[str, str] | None = None) -> Any:
+        pipes = importlib.import_module("kindling.data_pipes").DataPipes
+        return pipes.pipe(pipeid=pipe_id, name=name or pipe_id, tags=dict(tags or {}),
+                          input_entity_ids=list(input_entity_ids), output_entity_id=output_entity_id,
+                          output_type="table")(function)
+
+    def table_path(self, entity_id: str) -> str:
+        """Where spark-kindling's ``EntityPathLocator`` puts the entity's table (needs an initialised
+        spark-kindling: the ``spark_kindling`` fixture)."""
+        injector = importlib.import_module("kindling.injection").GlobalInjector
+        entities = importlib.import_module("kindling.data_entities")
+        definition = injector.get(entities.DataEntityRegistry).get_entity_definition(entity_id)
+        if definition is None:
+            raise FrameworkError(f"no entity {entity_id!r} is declared; declare it first "
+                                 "(DataEntities.entity(entityid=...))")
+        return str(injector.get(entities.EntityPathLocator).get_table_path(definition))
 
 
 # -- one test's declarations out of the next test's ------------------------------
