@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from hypothesis import strategies as st
 
 from pytest_kindling_signals.catalog import FieldSpec, OperationSpec, SignalCatalog
-from pytest_kindling_signals.strategies._payloads import _payloads
+from pytest_kindling_signals.strategies._payloads import spec_payloads
 from pytest_kindling_signals.strategies._validation import (
     InvalidArgument,
     check_int_range,
@@ -141,7 +141,7 @@ def _lifecycles(cat: SignalCatalog, ops: list[OperationSpec], max_depth: int,
 
         def payload(name: str, op: OperationSpec, op_id: str, parent: str | None) -> dict[str, Any]:
             spec = cat[name]
-            p = {k: v for k, v in draw(_payloads(spec)).items()
+            p = {k: v for k, v in draw(spec_payloads(spec)).items()
                  if k not in dropped or spec.fields[k].required}
             if "operation" in spec.fields and "operation" not in spec.key_fields:
                 p["operation"] = op.name  # what SignalEmitter.operation() sends

@@ -27,7 +27,7 @@ from pytest_kindling_signals.strategies._validation import (
     resolve_catalog,
 )
 
-__all__ = ["RULES", "InvalidPayload", "invalid_payloads", "json_values", "payloads", "signal_names"]
+__all__ = ["RULES", "InvalidPayload", "invalid_payloads", "json_values", "payloads", "signal_names", "spec_payloads"]
 
 #: The rules an :class:`InvalidPayload` can break, one per example.
 RULES = (
@@ -122,10 +122,10 @@ def payloads(name: str, *, catalog: SignalCatalog | None = None) -> st.SearchStr
             my_observer("entity.post_merge", **payload)
     """
     spec = check_signal("payloads", name, resolve_catalog("payloads", catalog))
-    return _payloads(spec)
+    return spec_payloads(spec)
 
 
-def _payloads(spec: SignalSpec) -> st.SearchStrategy[dict[str, Any]]:
+def spec_payloads(spec: SignalSpec) -> st.SearchStrategy[dict[str, Any]]:
     required = {n: field_values(f) for n, f in spec.fields.items() if f.required}
     optional = {n: field_values(f) for n, f in spec.fields.items() if not f.required}
     return st.fixed_dictionaries(required, optional=optional)
@@ -288,7 +288,7 @@ def _invalid(spec: SignalSpec, pairs: list[tuple[str, str]]) -> st.SearchStrateg
         # The rule first, then its field: every rule is as likely, however many fields it has.
         rule = draw(st.sampled_from(rules))
         field = draw(st.sampled_from([f for r, f in pairs if r == rule]))
-        payload = dict(draw(_payloads(spec)))
+        payload = dict(draw(spec_payloads(spec)))
         value: Any = None
         if rule == "missing_required":
             del payload[field]
