@@ -30,6 +30,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_kindling_signals.escape import printable
+from pytest_kindling_signals.files import clashes, resolved, same_file, write_atomic
+
 __all__ = ["CATALOG_COMMANDS", "COMMANDS", "CommandError", "build_parser", "main"]
 
 PROG = "kindling-signals"
@@ -37,6 +40,19 @@ PROG = "kindling-signals"
 
 class CommandError(Exception):
     """A command that cannot do its job; ``main`` prints the message and returns 1."""
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """One line out, control characters and undecodable names shown as escapes (never a crash)."""
+    print(printable(text), file=sys.stderr if err else sys.stdout)
+
+
+def _refuse_clashes(parser: argparse.ArgumentParser, inputs: Sequence[tuple[str, Any]],
+                    outputs: Sequence[tuple[str, Any]]) -> None:
+    """A usage error when an output is one of the inputs, or two outputs are one file."""
+    problem = clashes(inputs, outputs)
+    if problem is not None:
+        parser.error(printable(problem))
 
 
 def _add_catalog_scan(sub: Any) -> None:
@@ -60,6 +76,21 @@ def _add_catalog_scan(sub: Any) -> None:
     p.set_defaults(run=_run_catalog_scan, parser=p)
 
 
+def _scan_inputs(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """What ``catalog scan`` reads, for the clash check: the reference files, and the target (a
+    file, or the ``.py`` files of a folder, which ``-o`` must not name)."""
+    inputs: list[tuple[str, Any]] = [(f"--{k.replace('_', '-')}", v) for k, v in
+                                     (("tiers_from", args.tiers_from), ("aliases", args.aliases)) if v]
+    target = Path(args.target)
+    if target.is_file():
+        inputs.append(("TARGET", target))
+    elif args.output and target.is_dir():
+        out = resolved(args.output)
+        if out.suffix == ".py" and resolved(target) in out.parents:
+            inputs.append(("a module of TARGET", out))
+    return inputs
+
+
 def _run_catalog_scan(args: argparse.Namespace) -> int:
     from pytest_kindling_signals.catalog import CatalogError, load_catalog
     from pytest_kindling_signals.catalog import load_aliases
@@ -68,8 +99,13 @@ def _run_catalog_scan(args: argparse.Namespace) -> int:
     if args.aliases and not args.tiers_from:
         args.parser.error("--aliases needs --tiers-from QUICK_REF_CATALOG (the catalog the "
                           "aliases' names come from)")
+    if args.output:
+        _refuse_clashes(args.parser, _scan_inputs(args), [("-o", args.output)])
     try:
         result = scan(args.target)
+    except ScanError as exc:
+        raise CommandError(str(exc)) from None
+    try:
         tiers: dict[str, str] | None = None
         if args.tiers_from:
             reference = load_catalog(args.tiers_from)
@@ -87,22 +123,28 @@ def _run_catalog_scan(args: argparse.Namespace) -> int:
         text = render_yaml(draft)
     except (ScanError, CatalogError) as exc:
         raise CommandError(str(exc)) from None
-    for warning in result.warnings:
-        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    finally:  # what was skipped and why, whether or not a catalog could be drafted
+        for warning in result.warnings:
+            _say(f"{PROG}: warning: {warning}", err=True)
     summary = (f"{len(result.signals)} signals in {len(draft['providers'])} namespaces, "
                f"{result.files} files scanned ({draft['framework']})")
     if args.output:
         out = Path(args.output)
         try:
-            out.write_text(text, encoding="utf-8")
+            write_atomic(out, text)
         except OSError as exc:
             raise CommandError(f"{out}: cannot write the catalog ({exc.strerror or exc}); "
-                               "check that its folder exists and is writable") from None
-        print(f"wrote {out}: {summary}")
+                               "check that its folder is writable") from None
+        _say(f"wrote {out}: {summary}")
     else:
-        sys.stdout.write(text)
-        print(f"{PROG}: {summary}", file=sys.stderr)
+        _write_stdout(text)
+        _say(f"{PROG}: {summary}", err=True)
     return 0
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text.encode(sys.stdout.encoding or "utf-8", "backslashreplace")
+                     .decode(sys.stdout.encoding or "utf-8"))
 
 
 # -- catalog validate / export -------------------------------------------------------
@@ -121,7 +163,7 @@ def _add_catalog_validate(sub: Any) -> None:
     p.set_defaults(run=_run_catalog_validate)
 
 
-def _base_paths(choice: str) -> list[Path]:
+def _base_paths(choice: str, *, missing_ok: bool = False) -> list[Path]:
     from pytest_kindling_signals.frameworks import FrameworkError, find_framework
 
     if choice == "none":
@@ -131,6 +173,8 @@ def _base_paths(choice: str) -> list[Path]:
             framework = find_framework("auto")
         except FrameworkError as exc:
             raise CommandError(str(exc)) from None
+        if framework is None and missing_ok:  # as pytest: the user's files alone
+            return []
         if framework is None:
             raise CommandError("--base auto: no Kindling framework is installed here; give "
                                "--base FILE or --base none")
@@ -149,14 +193,14 @@ def _run_catalog_validate(args: argparse.Namespace) -> int:
             catalog = load_catalog(*base, file)
         except CatalogError as exc:
             failed += 1
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            _say(f"{PROG}: error: {exc}", err=True)
             continue
-        own = [s for s in catalog.values() if Path(s.source) == Path(file).resolve()]
+        own = [s for s in catalog.values() if Path(s.source) == resolved(file)]
         providers = len({s.namespace for s in own})
-        print(f"{file}: ok, {len(own)} signals in {providers} provider{'s' if providers != 1 else ''}"
-              + (f" (merged after {', '.join(catalog_ref(b, Path.cwd()) for b in base)})" if base else ""))
+        _say(f"{file}: ok, {len(own)} signals in {providers} provider{'s' if providers != 1 else ''}"
+             + (f" (merged after {', '.join(catalog_ref(b, Path.cwd()) for b in base)})" if base else ""))
     if failed:
-        print(f"{PROG}: {failed} of {len(args.files)} catalog files are not valid", file=sys.stderr)
+        _say(f"{PROG}: {failed} of {len(args.files)} catalog files are not valid", err=True)
     return 1 if failed else 0
 
 
@@ -170,11 +214,16 @@ def _add_catalog_export(sub: Any) -> None:
                     "{signal, payload} records) or 'asyncapi' (AsyncAPI 3.0 YAML: a channel per "
                     "signal). Without FILE, the installed framework's catalog (the quick "
                     "reference's when none is installed).")
-    p.add_argument("files", nargs="*", metavar="FILE", help="catalog files, merged in order")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="catalog files, merged in order after the installed framework's catalog, as "
+                        "pytest merges the kindling_signals_catalogs files (see --alone)")
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     p.add_argument("--title", default=None, help="the document's title (default: the framework's name)")
-    p.set_defaults(run=_run_catalog_export)
+    p.add_argument("--alone", action="store_true",
+                   help="export the FILEs alone, without the framework's catalog (its common payload "
+                        "fields included), which is not what pytest enforces")
+    p.set_defaults(run=_run_catalog_export, parser=p)
 
 
 def _run_catalog_export(args: argparse.Namespace) -> int:
@@ -183,11 +232,21 @@ def _run_catalog_export(args: argparse.Namespace) -> int:
     from pytest_kindling_signals.catalog import CatalogError, load_catalog
     from pytest_kindling_signals.catalog import export
     from pytest_kindling_signals.frameworks import FrameworkError, default_catalog, find_framework
+    from pytest_kindling_signals.report import catalog_ref
 
+    if args.alone and not args.files:
+        args.parser.error("--alone exports the catalog FILEs given alone; give at least one FILE")
     try:
+        base = [] if args.alone or not args.files else _base_paths("auto", missing_ok=True)
+        base = [b for b in base if not any(same_file(b, f) for f in args.files)]  # the framework's own file
+        if args.output:
+            _refuse_clashes(args.parser, [("FILE", f) for f in [*base, *args.files]], [("-o", args.output)])
         if args.files:
-            catalog = load_catalog(*args.files)
+            catalog = load_catalog(*base, *args.files)
             title, ver = args.title or "Signal catalog", "1.0.0"
+            if base:
+                _say(f"{PROG}: merged after {', '.join(catalog_ref(b, Path.cwd()) for b in base)}, as pytest "
+                     "merges it (--alone: the files alone)", err=True)
         else:
             framework = find_framework("auto")
             catalog = default_catalog()
@@ -201,22 +260,25 @@ def _run_catalog_export(args: argparse.Namespace) -> int:
             ver = ver if ver != "not installed" else version("pytest-kindling-signals")
         except PackageNotFoundError:
             ver = "1.0.0"
-    _emit(export(catalog, args.fmt, title=title, version=ver), args.output, f"{args.fmt} export")
+    try:
+        text = export(catalog, args.fmt, title=title, version=ver)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    _emit(text, args.output, f"{args.fmt} export")
     return 0
 
 
 def _emit(text: str, output: str | None, what: str) -> None:
     if not output:
-        sys.stdout.write(text)
+        _write_stdout(text)
         return
     path = Path(output)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
     except OSError as exc:
         raise CommandError(f"{path}: cannot write the {what} ({exc.strerror or exc}); check that its "
                            "folder is writable") from None
-    print(f"{what} written to {path}")
+    _say(f"{what} written to {path}")
 
 
 #: ``catalog`` subcommands: each adds its parser to the group's subparsers.
@@ -233,11 +295,12 @@ def _add_catalog_group(sub: Any) -> None:
 
 # -- combine / report / compare ---------------------------------------------------------
 
-def _load(paths: Sequence[str]) -> list[Any]:
-    from pytest_kindling_signals.report import DataError, load_many
+def _load(paths: Sequence[str], *, folders: bool = False) -> list[Any]:
+    """The data files (with ``folders``, a folder stands for the data files in it)."""
+    from pytest_kindling_signals.report import DataError, RunData, load_many
 
     try:
-        return load_many(paths)
+        return load_many(paths) if folders else [RunData.load(p) for p in paths]
     except DataError as exc:
         raise CommandError(str(exc)) from None
 
@@ -252,14 +315,15 @@ def _add_combine(sub: Any) -> None:
                     ".kindling-signals* file under it.")
     p.add_argument("data", nargs="+", metavar="DATA", help="data files (or folders holding them)")
     p.add_argument("-o", "--output", default=".kindling-signals", metavar="OUT",
-                   help="the combined data file (default: .kindling-signals)")
-    p.set_defaults(run=_run_combine)
+                   help="the combined data file (default: .kindling-signals); never one of the inputs")
+    p.set_defaults(run=_run_combine, parser=p)
 
 
 def _run_combine(args: argparse.Namespace) -> int:
-    from pytest_kindling_signals.report import DataError, combine
+    from pytest_kindling_signals.report import DataError, DataLock, combine
 
-    runs = _load(args.data)
+    runs = _load(args.data, folders=True)
+    _refuse_clashes(args.parser, [("DATA", r.source) for r in runs], [("-o", args.output)])
     warnings: list[str] = []
     try:
         combined = combine(runs, warnings=warnings)
@@ -267,23 +331,28 @@ def _run_combine(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise CommandError(str(exc)) from None
     for w in warnings:
-        print(f"{PROG}: warning: {w}", file=sys.stderr)
+        _say(f"{PROG}: warning: {w}", err=True)
     out = Path(args.output)
     try:
-        combined.save(out)
+        with DataLock(out):
+            combined.save(out)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"{out}: cannot write the combined data ({exc.strerror or exc}); check "
-                           "that its folder exists and is writable") from None
+                           "that its folder is writable") from None
     t = report.totals
     state = ("partial: " + "; ".join(report.partial_reasons)) if report.partial else "whole suite"
-    print(f"combined {len(runs)} data files into {out}: {t.emitted} of {t.signals} catalog signals "
-          f"emitted by {len(report.data.tests)} tests ({state})")
+    counted = len({r.runs for r in runs})  # a file given twice (or a copy) counts once
+    _say(f"combined {counted} data file{'s' if counted != 1 else ''} into {out}: {t.emitted} of {t.signals} "
+         f"catalog signals emitted by {len(report.data.tests)} tests ({state})")
     return 0
 
 
 def _add_gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-under", metavar="PCT", default=None,
-                   help="as --kindling-signals-fail-under (default: the gates the run was made with)")
+                   help="as --kindling-signals-fail-under (default: the gates the run was made with); "
+                        "a gate given here applies to partial data too, unless --no-gate-partial")
     p.add_argument("--no-fail-under", dest="fail_under", action="store_const", const="",
                    help="no coverage gate, whatever the run had")
     p.add_argument("--strict", action=argparse.BooleanOptionalAction, default=None,
@@ -305,6 +374,9 @@ def _add_report(sub: Any) -> None:
                         "(default: term)")
     _add_gate_options(p)
     p.add_argument("--base", metavar="BASE_DATA", help="compare with this run's data in every output")
+    p.add_argument("--conformance", action="store_true",
+                   help="add the quick-reference conformance view (a framework that names signals its own "
+                        "way, spark-kindling) to every output")
     p.set_defaults(run=_run_report, parser=p)
 
 
@@ -318,8 +390,25 @@ def _targets(parser: argparse.ArgumentParser, formats: list[str] | None, default
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _write(target: Any, text: str) -> None:
-    _emit(text, target.path, f"{target.kind} report")
+def _write_all(targets: Sequence[Any], render_one: Callable[[Any], str]) -> list[str]:
+    """Write every file target (one failing doesn't stop the others); the errors, one line each."""
+    errors = []
+    for target in targets:
+        if target.path is None:
+            continue
+        try:
+            write_atomic(target.path, render_one(target))
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            errors.append(f"{PROG}: ERROR cannot write the {target.kind} report to {target.path}: {why}; "
+                          "check that its folder is writable")
+            continue
+        _say(f"{target.kind} report written to {target.path}")
+    return errors
+
+
+def _outputs(targets: Sequence[Any]) -> list[tuple[str, str]]:
+    return [(f"--format={t.kind}:{t.path}", t.path) for t in targets if t.path is not None]
 
 
 def _run_report(args: argparse.Namespace) -> int:
@@ -329,9 +418,11 @@ def _run_report(args: argparse.Namespace) -> int:
     from pytest_kindling_signals.report import render, render_term
 
     targets = _targets(args.parser, args.formats, "term")
+    _refuse_clashes(args.parser, [("DATA", args.data)] + ([("--base", args.base)] if args.base else []),
+                    _outputs(targets))
     (run,) = _load([args.data])
     try:
-        report = run.report()
+        report = run.report(conformance=args.conformance)
         base = None
         if args.base:
             (base_run,) = _load([args.base])
@@ -339,28 +430,39 @@ def _run_report(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise CommandError(str(exc)) from None
     gates = run.gates
-    fail_under_text = args.fail_under if args.fail_under is not None else (gates.fail_under if gates else "")
+    typed = args.fail_under is not None
+    fail_under_text = args.fail_under if typed else (gates.fail_under if gates else "")
     try:
         fail_under = parse_fail_under(fail_under_text, report.catalog.tiers, "--fail-under") \
             if fail_under_text.strip() else ()
     except ValueError as exc:
-        args.parser.error(str(exc))
+        if typed:
+            args.parser.error(str(exc))
+        raise CommandError(f"{args.data}: the gates saved with the run are not valid for its catalog "
+                           f"({exc}); give --fail-under PCT or --no-fail-under to override them") from None
     strict = args.strict if args.strict is not None else bool(gates and gates.strict)
-    gate_partial = args.gate_partial if args.gate_partial is not None else bool(gates and gates.gate_partial)
+    # a gate typed here applies to this data, partial or not (unless --no-gate-partial)
+    default_partial = bool(fail_under) if typed else bool(gates and gates.gate_partial)
+    gate_partial = args.gate_partial if args.gate_partial is not None else default_partial
     verdicts = evaluate_gates(report, fail_under, strict=strict, gate_partial=gate_partial)
     for target in targets:
         if target.path is None:
             for line in render_term(report, verdicts, missing=target.kind == "term-missing", compare=base):
-                print(line)
-        else:
-            _write(target, render(target.kind, report, verdicts, base))
+                _say(line)
+    errors = _write_all(targets, lambda t: render(t.kind, report, verdicts, base))
     if args.fail_under is None and args.strict is None and gates is not None and verdicts:
-        print(f"gates from {args.data}: {describe_gates(gates)}")
+        _say(f"gates from {args.data}: {describe_gates(gates)}")
+    for g in verdicts:
+        if g.skipped:
+            _say(f"{PROG}: warning: gate {g.gate} (from {args.data}) was not applied: partial run "
+                 f"({'; '.join(report.partial_reasons)}); give --gate-partial to apply it", err=True)
+    for error in errors:
+        _say(error, err=True)
     failure = gate_failure_line(verdicts)
     if failure:
-        print(failure)
+        _say(failure)  # the verdict, last
         return 1
-    return 0
+    return 1 if errors else 0
 
 
 def _add_compare(sub: Any) -> None:
@@ -394,6 +496,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         if t.kind in ("term-missing", "html"):
             args.parser.error(f"--format={t.kind}{':' + t.path if t.path else ''}: compare writes term, "
                               "json:PATH or markdown:PATH")
+    _refuse_clashes(args.parser, [("BASE", args.base), ("HEAD", args.head)], _outputs(targets))
     base_run, head_run = _load([args.base, args.head])
     try:
         cmp = Comparison(base_run.report(), head_run.report(), base_label=args.base, head_label=args.head)
@@ -402,15 +505,15 @@ def _run_compare(args: argparse.Namespace) -> int:
     for target in targets:
         if target.path is None:
             for line in render_compare_term(cmp):
-                print(line)
-        elif target.kind == "json":
-            _write(target, render_compare_json(cmp))
-        else:
-            _write(target, render_compare_markdown(cmp) + "\n")
+                _say(line)
+    errors = _write_all(targets, lambda t: render_compare_json(cmp) if t.kind == "json"
+                        else render_compare_markdown(cmp) + "\n")
+    for error in errors:
+        _say(error, err=True)
     if args.fail_on_regression and cmp.regressions:
-        print(f"{PROG}: FAILED regression: " + "; ".join(cmp.regressions))
+        _say(f"{PROG}: FAILED regression: " + "; ".join(cmp.regressions))  # the verdict, last
         return 1
-    return 0
+    return 1 if errors else 0
 
 
 #: Top-level commands.
@@ -443,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
     except CommandError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _say(f"{PROG}: error: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -335,7 +335,8 @@ def test_cli_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("make_argv, message", [
     (lambda p, t: ["catalog", "scan", "no_such_pkg_kx"], "no_such_pkg_kx: no package of that name"),
     (lambda p, t: ["catalog", "scan", str(t / "missing_dir")], "no such file or directory"),
-    (lambda p, t: ["catalog", "scan", str(p), "-o", str(t / "no" / "dir" / "out.yaml")],
+    # under a file: no folder can be made there (missing folders are made)
+    (lambda p, t: ["catalog", "scan", str(p), "-o", str(p / "__init__.py" / "out.yaml")],
      "cannot write the catalog"),
     (lambda p, t: ["catalog", "scan", str(p), "--tiers-from", str(t / "ref.yaml")], "no such catalog file"),
 ])

@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pytest_kindling_signals.names import close_matches, did_you_mean
 from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, CatalogError, SignalCatalog, load_catalog
+from pytest_kindling_signals.catalog.model import load_yaml_text, read_catalog_file
 
 __all__ = [
     "ALIASES_FORMAT",
@@ -129,14 +128,10 @@ def load_aliases(path: str | os.PathLike[str], *, quick_ref: SignalCatalog | Non
     """
     source = os.fspath(path)
     p = Path(source)
-    if not p.is_file():
+    if not p.exists():
         raise CatalogError(f"{source}: no such alias file; check the path")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{source}: cannot be read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{source}: is not valid YAML: {exc}") from exc
+    # bounded as catalogs are (regular file, size, no YAML aliases, nesting)
+    data = load_yaml_text(read_catalog_file(p, "alias"), source)
     if not isinstance(data, dict):
         raise _error(source, "top level", f"must be a mapping with 'format', 'framework', "
                                           f"'aliases' and 'missing', got {type(data).__name__}")

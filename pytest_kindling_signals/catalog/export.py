@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_kindling_signals.escape import md_code, md_text
 from pytest_kindling_signals.catalog.model import FieldSpec, SignalCatalog, SignalSpec
 
 __all__ = ["EXPORT_FORMATS", "asyncapi", "export", "json_schema", "markdown"]
@@ -33,11 +34,11 @@ def _payload_schema(catalog: SignalCatalog, name: str) -> dict[str, Any]:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(" ".join(str(text).splitlines()))  # free text may span lines: one line here
 
 
-def _field(f: FieldSpec) -> str:
-    text = f"`{f.name}` ({_md(f.type)})"
+def _field(f: FieldSpec, table: bool = True) -> str:
+    text = f"{md_code(f.name, table=table)} ({_md(f.type)})"
     return text if f.required else text + " optional"
 
 
@@ -54,31 +55,31 @@ def markdown(catalog: SignalCatalog, *, title: str = "Signal catalog") -> str:
     """The catalog as a Markdown reference: one table per provider, then the operations."""
     providers = catalog.providers()
     out = [f"# {_md(title)}", "",
-           f"{len(catalog)} signals in {len(providers)} providers; tiers: {', '.join(catalog.tiers)}. "
+           f"{len(catalog)} signals in {len(providers)} providers; tiers: {_md(', '.join(catalog.tiers))}. "
            "Every signal is sent with its name as the sender and a JSON payload.", ""]
     shared = _shared_fields(catalog)
     if shared:
-        out += ["Every payload carries " + ", ".join(_field(f) for f in shared) + ".", ""]
+        out += ["Every payload carries " + ", ".join(_field(f, table=False) for f in shared) + ".", ""]
     extensions = [s.name for s in catalog.values() if s.extension]
     if extensions:
         out += [f"Signals marked *extension* ({len(extensions)}) go beyond the quick reference.", ""]
     shared_names = {f.name for f in shared}
     for p in providers:
         info = catalog.provider_info(p)
-        out += [f"## {_md(p)} (`{info.namespace}`, {info.tier})", ""]
+        out += [f"## {_md(p)} ({md_code(info.namespace)}, {_md(info.tier)})", ""]
         if info.use_cases:
             out += [f"Use cases: {_md(info.use_cases)}.", ""]
         out += ["| Signal | Tier | When | Payload fields |", "|---|---|---|---|"]
         for spec in catalog.by_provider(p):
             fields = [f for n, f in spec.fields.items() if n not in shared_names]
             mark = " *(extension)*" if spec.extension else ""
-            out.append(f"| `{spec.name}`{mark} | {spec.tier} | {_md(spec.when)} | "
+            out.append(f"| {md_code(spec.name, table=True)}{mark} | {_md(spec.tier)} | {_md(spec.when)} | "
                        f"{', '.join(_field(f) for f in fields) or '–'} |")
         ops = [op for op in catalog.operations.values() if op.pre.split(".", 1)[0] == info.namespace]
         if ops:
             out.append("")
-            out += [f"- Operation `{op.name}`: `{op.pre}` then `{' | '.join(op.post)}`"
-                    + (f" or `{op.failed}`" if op.failed else "") for op in ops]
+            out += [f"- Operation {md_code(op.name)}: {md_code(op.pre)} then {md_code(' | '.join(op.post))}"
+                    + (f" or {md_code(op.failed)}" if op.failed else "") for op in ops]
         out.append("")
     return "\n".join(out)
 
@@ -165,7 +166,7 @@ def export(catalog: SignalCatalog, fmt: str, *, title: str = "Kindling signals",
     if fmt == "markdown":
         return markdown(catalog, title=title) + "\n"
     if fmt == "jsonschema":
-        return json.dumps(json_schema(catalog, title=title), indent=2) + "\n"
+        return json.dumps(json_schema(catalog, title=title), indent=2, allow_nan=False) + "\n"  # strict JSON
     if fmt == "asyncapi":
         import yaml
 

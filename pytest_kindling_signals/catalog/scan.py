@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.catalog.model import signal_kind
+from pytest_kindling_signals.files import FileRefused, read_bytes
 
 __all__ = [
     "EmitSite",
@@ -209,6 +210,10 @@ def _resolve(target: str | os.PathLike[str]) -> tuple[tuple[Path, ...], str]:
         return (Path(spec.origin).resolve(),), parts[-1]
     raise ScanError(f"{text}: found, but it is not Python source ({spec.origin}); "
                     "pass the folder of its .py files")
+
+
+#: The largest source file read (the biggest modules of real frameworks are a few hundred kB).
+MAX_SOURCE_BYTES = 8 * 1024 * 1024
 
 
 def _python_files(root: Path) -> Iterator[Path]:
@@ -626,19 +631,29 @@ def scan(target: str | os.PathLike[str]) -> ScanResult:
         for path in _python_files(root):
             files += 1
             display = path.relative_to(base).as_posix()
-            try:
-                source = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                warnings.append(f"{display}: skipped, cannot be read ({exc})")
+            try:  # bytes: Python's own reading honours a coding declaration and a BOM
+                source = read_bytes(path, limit=MAX_SOURCE_BYTES, what="Python source")
+            except (OSError, FileRefused) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).split(": ", 1)[-1]
+                warnings.append(f"{display}: skipped, cannot be read ({why}); its signals are missing "
+                                "from the scan")
                 continue
             try:
                 tree = ast.parse(source, filename=str(path))
+                scanner = _FileScanner(display, tree)
+                scanner.visit(tree)
             except SyntaxError as exc:
                 warnings.append(f"{display}:{exc.lineno or 0}: skipped, not valid Python "
                                 f"({exc.msg}); its signals are missing from the scan")
                 continue
-            scanner = _FileScanner(display, tree)
-            scanner.visit(tree)
+            except (ValueError, UnicodeError) as exc:  # a NUL byte, an undecodable text
+                warnings.append(f"{display}: skipped, not Python source ({exc}); its signals are missing "
+                                "from the scan")
+                continue
+            except (RecursionError, MemoryError):
+                warnings.append(f"{display}: skipped, nested too deeply to read; its signals are missing "
+                                "from the scan")
+                continue
             warnings.extend(scanner.warnings)
             for cls, line, names in scanner.emits:
                 if cls in emitters and emitters[cls] != names:

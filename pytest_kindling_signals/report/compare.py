@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_kindling_signals.escape import md_code, md_text, printable
 from pytest_kindling_signals.report.coverage import Coverage, CoverageReport, floor_percent
 
 __all__ = ["COMPARE_FORMAT", "Comparison", "FindingChange", "SignalChange",
@@ -181,7 +182,7 @@ def render_compare_term(cmp: Comparison) -> list[str]:
     lines += cmp.partial_notes()
     if not cmp.changed:
         lines.append("No change: the same signals covered and the same findings.")
-        return lines
+        return [printable(line) for line in lines]
     for title, changes in (("No longer covered", cmp.no_longer_covered), ("Newly covered", cmp.newly_covered)):
         lines.append(f"{title} ({len(changes)}): {_signals(changes)}" if changes else f"{title}: none")
     if cmp.added_to_catalog:
@@ -194,11 +195,10 @@ def render_compare_term(cmp: Comparison) -> list[str]:
         lines += [f"  {f} ({f.count}, first in {f.first_test})" for f in found]
     regressions = cmp.regressions
     lines.append(("Regression: " + "; ".join(regressions)) if regressions else "No regression.")
-    return lines
+    return [printable(line) for line in lines]
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;")
+_md = md_text
 
 
 def render_compare_markdown(cmp: Comparison, *, heading: str = "## Kindling signals: compared with the base") -> str:
@@ -210,28 +210,30 @@ def render_compare_markdown(cmp: Comparison, *, heading: str = "## Kindling sign
         verdict = ":x: " + _md("; ".join(regressions))
     else:
         verdict = ":white_check_mark: no regression"
-    out = [heading, "", f"`{_md(cmp.base_label)}` → `{_md(cmp.head_label)}`: {verdict}", ""]
+    out = [heading, "", f"{md_code(cmp.base_label)} → {md_code(cmp.head_label)}: {verdict}", ""]
     out += [f"> :warning: {_md(n)}" for n in cmp.partial_notes()]
     if cmp.partial_notes():
         out.append("")
     b, h = cmp.base.totals, cmp.head.totals
     out += ["| | Base | Head | Change |", "|---|--:|--:|--:|",
             f"| **TOTAL** | {_ratio(b)} | {_ratio(h)} | {_delta(b, h)} |"]
-    out += [f"| {t} | {_ratio(bc)} | {_ratio(hc)} | {_delta(bc, hc)} |" for t, bc, hc in cmp.tiers]
+    out += [f"| {_md(t)} | {_ratio(bc)} | {_ratio(hc)} | {_delta(bc, hc)} |" for t, bc, hc in cmp.tiers]
     out.append("")
     for title, changes in (("No longer covered", cmp.no_longer_covered), ("Newly covered", cmp.newly_covered)):
-        out.append(f"**{title}** ({len(changes)}): " + ", ".join(f"`{c.signal}` ({c.tier})" for c in changes)
+        out.append(f"**{title}** ({len(changes)}): " + ", ".join(f"{md_code(c.signal)} ({_md(c.tier)})"
+                                                                 for c in changes)
                    if changes else f"**{title}**: none")
         out.append("")
     for title, names in (("Added to the catalog", cmp.added_to_catalog),
                          ("Removed from the catalog", cmp.removed_from_catalog)):
         if names:
-            out += [f"**{title}** ({len(names)}): " + ", ".join(f"`{n}`" for n in names), ""]
+            out += [f"**{title}** ({len(names)}): " + ", ".join(md_code(n) for n in names), ""]
     for title, found in (("New findings", cmp.new_findings), ("Fixed findings", cmp.fixed_findings)):
         out.append(f"**{title}**: {len(found) or 'none'}")
         if found:
             out += ["", "| Kind | Signal | Problem | Count | First test |", "|---|---|---|--:|---|"]
-            out += [f"| {f.kind} | `{_md(f.signal)}` | {_md(f.problem)} | {f.count} | `{_md(f.first_test)}` |"
+            out += [f"| {f.kind} | {md_code(f.signal, table=True)} | {_md(f.problem)} | {f.count} | "
+                    f"{md_code(f.first_test, table=True)} |"
                     for f in found]
         out.append("")
     return "\n".join(out)

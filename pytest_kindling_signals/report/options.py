@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_kindling_signals.files import clashes
 from pytest_kindling_signals.report.gates import FailUnder, parse_fail_under
 from pytest_kindling_signals.report.data import DEFAULT_DATA_PATH
+from pytest_kindling_signals.report.timeline import DEFAULT_TIMELINE_LIMIT
 
-__all__ = ["FILE_KINDS", "TERM_KINDS", "Output", "Raw", "ReportSettings", "ReportTarget", "check_outputs", "parse_bool",
+__all__ = ["FILE_KINDS", "TERM_KINDS", "Output", "Raw", "ReportSettings", "ReportTarget", "check_outputs", "parse_bool", "parse_timeline_limit",
            "parse_report_targets", "parse_settings", "run_scope"]
 
 TERM_KINDS = ("term", "term-missing")
@@ -108,6 +110,12 @@ class ReportSettings:
     gate_partial: bool
     data_path: Path
     outputs: list[Output] = field(default_factory=list)
+    #: The coverage gates were typed on the command line: they apply to this run, partial or not.
+    fail_under_from_cli: bool = False
+    #: Emissions each test keeps for its timeline (0: none).
+    timeline_limit: int = DEFAULT_TIMELINE_LIMIT
+    #: Show the quick-reference conformance view (a framework that names signals its own way).
+    conformance: bool = False
 
 
 def parse_bool(raw: Raw) -> bool:
@@ -141,10 +149,23 @@ def _clean_path(text: str, label: str, value: str | None = None) -> str:
     return text.strip()
 
 
+def parse_timeline_limit(raw: Raw | None) -> int:
+    """``--kindling-signals-timeline``: how many emissions a test keeps for its timeline."""
+    if raw is None or raw.value is None or raw.value == "":
+        return DEFAULT_TIMELINE_LIMIT
+    value = raw.value
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise ValueError(f"{raw.label}={value!r} is not a number of emissions; give a whole number "
+                         f"such as {DEFAULT_TIMELINE_LIMIT} (the default), or 0 for no timelines")
+    return int(text)
+
+
 def parse_settings(*, enabled: Raw, reports: Raw, fail_under: Raw, data: Raw,
                    strict: Raw | None = None, gate_partial: Raw | None = None,
                    invocation_dir: Path, ini_dir: Path, rootdir: Path,
-                   tiers: Sequence[str] | None = None) -> ReportSettings:
+                   tiers: Sequence[str] | None = None, timeline: Raw | None = None,
+                   conformance: Raw | None = None) -> ReportSettings:
     """Every report setting, checked; :class:`ValueError` names the first bad one.
 
     ``tiers`` checks the gates' tier names too (when a catalog is at hand).
@@ -152,6 +173,8 @@ def parse_settings(*, enabled: Raw, reports: Raw, fail_under: Raw, data: Raw,
     on = parse_bool(enabled)
     strict_on = parse_bool(strict) if strict is not None else False
     partial_on = parse_bool(gate_partial) if gate_partial is not None else False
+    timeline_limit = parse_timeline_limit(timeline)
+    conformance_on = parse_bool(conformance) if conformance is not None else False
 
     values = reports.value
     if values is None or values == "":
@@ -190,7 +213,9 @@ def parse_settings(*, enabled: Raw, reports: Raw, fail_under: Raw, data: Raw,
     for out in outputs:
         if _is_dir(out.path):
             raise ValueError(f"{out.label}: {out.path} is a folder; give a file path")
-    return ReportSettings(on, targets, text, fail_under.label, gates, strict_on, partial_on, data_path, outputs)
+    return ReportSettings(on, targets, text, fail_under.label, gates, strict_on, partial_on, data_path, outputs,
+                          fail_under_from_cli=bool(gates) and fail_under.from_cli,
+                          timeline_limit=timeline_limit, conformance=conformance_on)
 
 
 def _is_dir(path: Path) -> bool:
@@ -218,13 +243,17 @@ def _check_distinct(outputs: Sequence[Output]) -> None:
         seen[key] = out
 
 
-def check_outputs(outputs: Sequence[Output]) -> None:
+def check_outputs(outputs: Sequence[Output], inputs: Sequence[tuple[str, Path | str]] = ()) -> None:
     """Check, before any test runs, that each output file can be written; :class:`ValueError` if not.
 
+    No output may be one of ``inputs`` (the catalog files, by resolved path).
     The nearest existing folder above each path must be writable (a file is
     created there and removed at once); folders below it are created when
     the report is written.
     """
+    problem = clashes(inputs, [(out.label, out.path) for out in outputs])
+    if problem is not None:
+        raise ValueError(problem)
     for out in outputs:
         path = out.path
         try:
@@ -279,11 +308,15 @@ def _from_addopts(addopts: Sequence[str], flag: str) -> set[str]:
 def run_scope(*, args: Sequence[str], args_given: bool, testpaths: Sequence[str], rootdir: Path,
               invocation_dir: Path, ignore: Sequence[str] = (), ignore_glob: Sequence[str] = (),
               addopts: Sequence[str] | str = (), pyargs: bool = False,
-              last_failed: bool = False) -> list[str]:
+              last_failed: bool = False, python_files: Sequence[str] = ("test_*.py", "*_test.py"),
+              norecursedirs: Sequence[str] = ()) -> list[str]:
     """Why the run doesn't collect the whole suite (empty when it does).
 
     The suite is ``testpaths`` (globbed from the rootdir), else the rootdir.
-    Arguments that leave part of it out (``tests/test_merge.py``, a node id),
+    Without ``testpaths``, folder arguments that hold every test file of the
+    rootdir (``pytest tests``: ``python_files`` outside ``norecursedirs`` and
+    virtualenvs) are the whole suite too. Arguments that leave part of it out
+    (``tests/test_merge.py``, a node id),
     ``--ignore`` / ``--ignore-glob`` given on the command line (the ini
     file's ``addopts`` define the suite), and ``--lf`` with failures on
     record narrow the run.
@@ -302,6 +335,9 @@ def run_scope(*, args: Sequence[str], args_given: bool, testpaths: Sequence[str]
             roots = roots or [rootdir.resolve()]
             given = [(invocation_dir / p).resolve() for p in paths]
             uncovered = [r for r in roots if not any(r == g or g in r.parents for g in given)]
+            if uncovered and not testpaths and _holds_every_test_file(given, rootdir.resolve(), python_files,
+                                                                     norecursedirs):
+                uncovered = []
             if uncovered and not any("::" in a for a in args):
                 shown = [_rel(g, rootdir) for g in given]
                 reasons.append(f"file or folder arguments ({', '.join(shown)})")
@@ -312,6 +348,52 @@ def run_scope(*, args: Sequence[str], args_given: bool, testpaths: Sequence[str]
     if last_failed:
         reasons.append("--lf")
     return reasons
+
+
+#: Entries a folder walk looks at before it gives up (then the folder argument stays partial).
+MAX_SCOPE_WALK = 200_000
+_DEFAULT_NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
+
+
+def _holds_every_test_file(given: Sequence[Path], rootdir: Path, python_files: Sequence[str],
+                           norecursedirs: Sequence[str]) -> bool:
+    """Whether every test file pytest would collect under ``rootdir`` lies in one of ``given``.
+
+    A walk of the rootdir as pytest's collection does it (``norecursedirs``,
+    virtualenvs skipped; symbolic links to folders not followed); a very big
+    tree (past :data:`MAX_SCOPE_WALK` entries) is not decided: ``False``.
+    """
+    import fnmatch
+
+    folders = [g for g in given if g.is_dir()]
+    if not folders:
+        return False
+    skip = list(norecursedirs) or list(_DEFAULT_NORECURSE)
+    seen = 0
+    stack = [rootdir]
+    while stack:
+        folder = stack.pop()
+        if any(folder == g or g in folder.parents for g in folders):
+            continue  # inside an argument: whatever it holds is collected
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        seen += len(entries)
+        if seen > MAX_SCOPE_WALK:
+            return False
+        if any(e.name == "pyvenv.cfg" for e in entries):
+            continue  # a virtualenv: pytest doesn't collect in it
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if not any(fnmatch.fnmatch(e.name, pat) for pat in skip):
+                        stack.append(Path(e.path))
+                elif any(fnmatch.fnmatch(e.name, pat) for pat in python_files):
+                    return False  # a test file no argument holds
+            except OSError:
+                continue
+    return True
 
 
 def _rel(path: Path, rootdir: Path) -> str:

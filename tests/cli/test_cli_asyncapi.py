@@ -63,7 +63,7 @@ def parse(parser: Path, document: Path) -> dict[str, object]:
 def test_the_asyncapi_export_parses_with_no_error(asyncapi_parser: Path, tmp_path: Path, cli: Cli,
                                                   catalog: str) -> None:
     out = tmp_path / "signals.asyncapi.yaml"
-    args = [] if catalog == "builtin" else [str(CATALOGS_DIR / catalog)]
+    args = [] if catalog == "builtin" else [str(CATALOGS_DIR / catalog), "--alone"]
     assert cli("catalog", "export", *args, "--format", "asyncapi", "-o", str(out))[0] == 0
     result = parse(asyncapi_parser, out)
     errors = [d for d in result["diagnostics"] if d["severity"] in ("error", "warning")]  # type: ignore[index, union-attr]
