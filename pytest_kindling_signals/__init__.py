@@ -18,8 +18,19 @@ from pytest_kindling_signals.catalog import UnknownSignalError
 from pytest_kindling_signals.record import SignalAssertions
 from pytest_kindling_signals.catalog import ContractFinding, check_contract
 from pytest_kindling_signals.record import SignalRecord, SignalRecorder, UnknownSignalPatternError
+from pytest_kindling_signals.catalog import KnownFinding
+from pytest_kindling_signals.record import ANY, Truncated, any_of, at_least, at_most, emitted, matching, satisfies
 
 __all__ = [
+    "ANY",
+    "KnownFinding",
+    "Truncated",
+    "any_of",
+    "at_least",
+    "at_most",
+    "emitted",
+    "matching",
+    "satisfies",
     "ContractFinding",
     "SignalAssertions",
     "SignalRecord",

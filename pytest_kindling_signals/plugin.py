@@ -1,8 +1,9 @@
 """The pytest plugin: fixtures that hand each test a provider, a recorder and Spark.
 
 Hooks stay thin here; recording and checking live in plain classes
-(:mod:`.recorder`, :mod:`.assertions`, :mod:`.contract`) that don't import
-pytest. Per test, the plugin keeps a :class:`_TestSignals` in the item's
+(:mod:`.record`, :mod:`.catalog`) that don't import pytest, reached through
+their public API only (``SignalRecorder.bind``, ``expectation_failures``,
+``resolve_known``, ``render_failures``). Per test, the plugin keeps a :class:`_TestSignals` in the item's
 stash: the test's provider, its recorder and what its marker asks for.
 
 ``signal_recorder`` is session-scoped on purpose: one recorder object that
@@ -20,17 +21,19 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_kindling_signals.record import Failure, render_failures
-from pytest_kindling_signals.catalog import CatalogError, SignalCatalog, UnknownSignalError, load_catalog
+from pytest_kindling_signals.record import DEFAULT_TIMEOUT, Failure, check_timeout, render_failures, resolve_known
+from pytest_kindling_signals.catalog import CatalogError, KnownFinding, SignalCatalog, UnknownSignalError, load_catalog
 from pytest_kindling_signals.frameworks import Framework, FrameworkError, find_framework, framework_names
 from pytest_kindling_signals.record import SignalRecorder
 
-__all__ = ["CATALOGS_INI", "FRAMEWORK_INI", "MARKER", "catalog_for_config", "framework_for_config"]
+__all__ = ["CATALOGS_INI", "FRAMEWORK_INI", "MARKER", "TIMEOUT_INI", "catalog_for_config", "framework_for_config",
+           "timeout_for_config"]
 
 #: Fixtures that start a JVM: a test that asks for one is marked ``spark``.
 SPARK_FIXTURES = frozenset({"spark", "spark_kindling"})
 CATALOGS_INI = "kindling_signals_catalogs"
 FRAMEWORK_INI = "kindling_signals_framework"
+TIMEOUT_INI = "kindling_signals_timeout"
 MARKER = "kindling_signals"
 OBSERVER_ERROR_POLICIES = ("fail", "ignore")
 _MAX_TRACEBACKS = 5
@@ -39,6 +42,7 @@ _catalog_key = pytest.StashKey[SignalCatalog]()
 _framework_key = pytest.StashKey["Framework | None"]()
 _state_key = pytest.StashKey["_TestSignals"]()
 _call_passed_key = pytest.StashKey[bool]()
+_timeout_key = pytest.StashKey[float]()
 
 
 # -- options, marker, catalog -------------------------------------------------
@@ -51,6 +55,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              f"or a name ({', '.join(framework_names()[2:])}). ini: {FRAMEWORK_INI}")
     parser.addini(FRAMEWORK_INI, "The Kindling framework to serve (--kindling-signals-framework).",
                   default="auto")
+    group.addoption(
+        "--kindling-signals-timeout", default=None, metavar="SECONDS", dest=TIMEOUT_INI,
+        help=f"How long signal_recorder's waits (wait_for, wait_for_all, wait_for_sequence) wait "
+             f"when a test gives no timeout (default {DEFAULT_TIMEOUT:g}). ini: {TIMEOUT_INI}")
+    parser.addini(TIMEOUT_INI, "Seconds signal_recorder's waits wait by default "
+                  "(--kindling-signals-timeout).", default=str(DEFAULT_TIMEOUT))
     parser.addini(
         CATALOGS_INI, type="paths", default=[],
         help="Signal catalog files (YAML or JSON) of your own providers, one per line, relative "
@@ -63,10 +73,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "spark: the test uses the local Spark session (added automatically to tests "
         "that ask for the `spark` fixture); deselect with -m 'not spark'")
     config.addinivalue_line(
-        "markers", f"{MARKER}(expect=[...], forbid=[...], contract=False, observer_errors='fail'): "
-        "signals (names or globs) the test must emit / must not emit, whether every recorded "
-        "payload and lifecycle must keep the catalog's contract, and whether observer errors "
-        "fail the test ('fail') or not ('ignore'); checked at teardown")
+        "markers", f"{MARKER}(expect=[...], forbid=[...], contract=False, known=[...], "
+        "observer_errors='fail'): signals (names or globs) the test must emit / must not emit, "
+        "whether every recorded payload and lifecycle must keep the catalog's contract, the known "
+        "findings the test expects (each must happen), and whether observer errors fail the test "
+        "('fail') or not ('ignore'); checked at teardown")
+    timeout_for_config(config)  # a bad value is a usage error now, not in the first test that waits
 
 
 def framework_for_config(config: pytest.Config) -> Framework | None:
@@ -80,6 +92,23 @@ def framework_for_config(config: pytest.Config) -> Framework | None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_framework_key] = framework
     return framework
+
+
+def timeout_for_config(config: pytest.Config) -> float:
+    """The waits' default timeout: ``--kindling-signals-timeout``, else the ini key, else 5 s."""
+    if _timeout_key in config.stash:
+        return config.stash[_timeout_key]
+    option = config.getoption(TIMEOUT_INI, None)
+    raw = option if option is not None else _ini(config, TIMEOUT_INI, str(DEFAULT_TIMEOUT))
+    try:
+        timeout = check_timeout(float(str(raw).strip()), TIMEOUT_INI)
+    except ValueError:
+        where, example = (("--kindling-signals-timeout", "--kindling-signals-timeout=10") if option is not None
+                          else (f"ini option {TIMEOUT_INI}", f"{TIMEOUT_INI} = 10"))
+        raise pytest.UsageError(f"{where}={raw!r}: the timeout is a number of seconds >= 0, "
+                                f"e.g. {example}") from None
+    config.stash[_timeout_key] = timeout
+    return timeout
 
 
 def _ini(config: pytest.Config, name: str, default: Any) -> Any:
@@ -134,6 +163,7 @@ class _Options:
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)
     contract: bool = False
+    known: list[str | KnownFinding] = field(default_factory=list)
     observer_errors: str = "fail"
     marked: bool = False
 
@@ -159,10 +189,18 @@ def _marker_options(item: pytest.Item) -> _Options:
         options.marked = True
         if mark.args:
             _bad_marker(item, f"@pytest.mark.{MARKER} takes keywords only "
-                                    f"(expect=, forbid=, contract=, observer_errors=), got {mark.args!r}")
+                                    f"(expect=, forbid=, contract=, known=, observer_errors=), got {mark.args!r}")
         for key, value in mark.kwargs.items():
             if key in ("expect", "forbid"):
                 getattr(options, key).extend(_names(item, key, value))
+            elif key == "known":
+                known = [value] if isinstance(value, (str, KnownFinding)) else value
+                if not isinstance(known, (list, tuple)) or not all(
+                        isinstance(k, KnownFinding) or (isinstance(k, str) and k) for k in known):
+                    _bad_marker(item, f"@pytest.mark.{MARKER}(known={value!r}): known is a list of "
+                                      "signal names the catalog lists under known_findings, or "
+                                      "KnownFinding(signal, rule, reason=...) of your own")
+                options.known.extend(known)
             elif key == "contract":
                 if not isinstance(value, bool):
                     _bad_marker(item, f"@pytest.mark.{MARKER}(contract={value!r}): "
@@ -179,8 +217,11 @@ def _marker_options(item: pytest.Item) -> _Options:
             else:
                 _bad_marker(
                     item, f"@pytest.mark.{MARKER}({key}=...): unknown keyword {key!r}; "
-                    "use expect=, forbid=, contract= or observer_errors=")
+                    "use expect=, forbid=, contract=, known= or observer_errors=")
             seen.add(key)
+    if options.known and not options.contract:
+        _bad_marker(item, f"@pytest.mark.{MARKER}(known=...): known findings belong to the contract "
+                          "check; add contract=True")
     return options
 
 
@@ -242,21 +283,8 @@ def _observer_error_report(errors: list[Any], total: int) -> str:
 
 
 def _marker_failures(recorder: SignalRecorder, options: _Options) -> list[Failure]:
-    records = recorder.records
-    failures: list[Failure] = []
-    for pattern in options.expect:
-        if not recorder.of(pattern):  # of() vets the name first
-            failures.append(recorder._emitted_failure(records, pattern, {}, f"expect {pattern!r}"))
-    for pattern in options.forbid:
-        recorder.check_pattern(pattern)
-        failure = recorder._matched_failure(records, pattern, {}, f"forbid {pattern!r}")
-        if failure is not None:
-            failures.append(failure)
-    if options.contract:
-        failure = recorder._contract_failure(records, "contract=True")
-        if failure is not None:
-            failures.append(failure)
-    return failures
+    return recorder.expectation_failures(expect=options.expect, forbid=options.forbid,
+                                         contract=options.contract, known=options.known)
 
 
 def _check_at_teardown(item: pytest.Item, state: _TestSignals) -> None:
@@ -314,9 +342,13 @@ def _kindling_signals_test(request: pytest.FixtureRequest) -> Iterator[None]:
     recorder = None
     if "signal_recorder" in request.fixturenames or options.marked:
         recorder = request.getfixturevalue("signal_recorder")
-        recorder._reset(provider, request.getfixturevalue("signal_catalog"))
-        recorder.phase = "setup"
-        recorder._in_hypothesis_guard = True
+        catalog = request.getfixturevalue("signal_catalog")
+        try:
+            resolve_known(options.known, catalog, f"@pytest.mark.{MARKER}(known=...)")
+        except (TypeError, ValueError) as exc:
+            _bad_marker(item, str(exc))
+        recorder.bind(provider, catalog, phase="setup", hypothesis_guard=True)
+        recorder.default_timeout = timeout_for_config(request.config)
         recorder.start()
     state = item.stash[_state_key] = _TestSignals(provider, recorder, options)
     try:
@@ -366,4 +398,5 @@ def signal_recorder(request: pytest.FixtureRequest) -> SignalRecorder:
     between tests (so Hypothesis ``@given`` tests may take it; record each
     example with ``signal_recorder.capture()``).
     """
-    return SignalRecorder(_Unbound(), catalog_for_config(request.config))
+    return SignalRecorder(_Unbound(), catalog_for_config(request.config),
+                          timeout=timeout_for_config(request.config))

@@ -33,6 +33,9 @@ from pytest_kindling_signals.catalog.model import (
     signal_kind,
 )
 from pytest_kindling_signals.catalog.contract import ContractFinding, check_contract, check_lifecycles, check_payloads
+from pytest_kindling_signals.catalog.contract import known_match, unseen_known
+from pytest_kindling_signals.catalog.known import RULES, KnownFinding
+from pytest_kindling_signals.catalog.values import is_data, safe_repr
 from pytest_kindling_signals.catalog.conformance import AliasMap, conformance, conformance_dict, load_aliases, summarize
 from pytest_kindling_signals.catalog.export import EXPORT_FORMATS, export
 from pytest_kindling_signals.catalog.scan import ScanError, infer_kind, scan
@@ -46,4 +49,6 @@ __all__ = [
     "check_lifecycles", "check_payloads", "conformance", "conformance_dict", "draft_catalog", "export",
     "infer_kind", "load_aliases", "load_catalog", "parse_catalog", "render_yaml", "scan", "signal_kind",
     "summarize",
+    # known findings, and describing values without touching them
+    "RULES", "KnownFinding", "is_data", "known_match", "safe_repr", "unseen_known",
 ]

@@ -29,6 +29,9 @@ from typing import Any
 import yaml
 
 from pytest_kindling_signals.names import UnknownNameError, close_matches, did_you_mean
+from pytest_kindling_signals.files import MAX_CATALOG_BYTES, FileRefused, read_text
+from pytest_kindling_signals.catalog.known import KnownFinding, KnownFindingError, parse_known_findings
+from pytest_kindling_signals.catalog.values import is_data, opaque_name, safe_repr
 
 __all__ = [
     "CATALOGS_DIR",
@@ -43,7 +46,9 @@ __all__ = [
     "Violation",
     "catalog_schema",
     "load_catalog",
+    "load_yaml_text",
     "parse_catalog",
+    "read_catalog_file",
     "signal_kind",
 ]
 
@@ -150,6 +155,8 @@ class SignalSpec:
     source: str = ""
     #: A signal beyond the quick reference (e.g. ``watermark.get_failed``): reports list it apart.
     extension: bool = False
+    #: Why no test can fire it where the catalog's tests run (e.g. a platform API): reports count it apart.
+    unreachable: str | None = None
     #: Whether payload values must be JSON (``json_payloads`` of the catalog file; some
     #: frameworks send DataFrames).
     json_payload: bool = True
@@ -224,8 +231,11 @@ class SignalCatalog(Mapping[str, SignalSpec]):
         tiers: tuple[str, ...],
         sources: tuple[str, ...],
         silent_providers: Mapping[str, str] | None = None,
+        known_findings: tuple[KnownFinding, ...] = (),
     ) -> None:
         self._signals = dict(signals)
+        #: Breaches a release is known to have (``known_findings`` of the catalog files).
+        self.known_findings = tuple(known_findings)
         self._operations = dict(operations)
         self._providers = dict(providers)
         self.tiers = tiers
@@ -359,14 +369,33 @@ class SignalCatalog(Mapping[str, SignalSpec]):
         """
         spec = self[name]  # raises with suggestions
         violations: list[Violation] = []
+        skipped: set[str] = set()
         for key, value in (payload.items() if spec.json_payload else ()):
-            bad = _first_non_json(value)
+            try:
+                bad = _first_non_json(value)
+            except _Unvalidatable as exc:  # itself a finding, with the reason: never dropped
+                skipped.add(key)
+                where = key + (exc.path if len(exc.path) <= 40 else exc.path[:37] + "...")
+                violations.append(Violation(
+                    name, where, f"a JSON value nested at most {MAX_PAYLOAD_DEPTH} levels",
+                    exc.problem, f"payload cannot be validated: {where} is {exc.problem}"))
+                continue
             if bad is not None:
                 path, obj = bad
                 violations.append(Violation(
                     name, key + path, "a JSON value (str, int, float, bool, None, list, dict)",
                     f"{type(obj).__name__} {_short_repr(obj)}", "payload is not JSON-serialisable"))
-        for error in sorted(self._validator(name).iter_errors(dict(payload)), key=_error_order):
+        # jsonschema puts repr(value) in its messages: a DataFrame goes in as a stand-in
+        checked = {k: _stand_in(v) for k, v in payload.items() if k not in skipped}
+        try:
+            errors = sorted(self._validator(name).iter_errors(checked), key=_error_order)
+        except (RecursionError, TypeError, ValueError) as exc:
+            return violations + [Violation(
+                name, "(payload)", "a payload the catalog can validate", f"{type(exc).__name__}",
+                f"payload cannot be validated: {type(exc).__name__}: {_clip(str(exc), 120)}")]
+        for error in errors:
+            if error.validator == "required" and any(f"'{k}'" in error.message for k in skipped):
+                continue  # present, reported above
             violations.append(_violation_from_error(name, error))
         return violations
 
@@ -397,6 +426,7 @@ class SignalCatalog(Mapping[str, SignalSpec]):
             tiers,
             self.sources + other.sources,
             {**self.silent_providers, **other.silent_providers},
+            self.known_findings + other.known_findings,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -419,8 +449,31 @@ def _error_order(error: Any) -> tuple[str, str]:
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return safe_repr(value, limit)
+
+
+class _Opaque:
+    """What validation sees in place of a value that isn't data: its class, nothing else."""
+
+    __kindling_safe_repr__ = True
+
+    def __init__(self, value: Any) -> None:
+        self.name = opaque_name(value)
+        self.type_name = type(value).__name__
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _stand_in(value: Any, depth: int = 0) -> Any:
+    """``value`` with every part that isn't data replaced by an :class:`_Opaque`."""
+    if is_data(value):
+        return value
+    if depth < 8 and type(value) in (list, tuple):
+        return type(value)(_stand_in(v, depth + 1) for v in value)
+    if depth < 8 and type(value) is dict:
+        return {k: _stand_in(v, depth + 1) for k, v in value.items()}
+    return _Opaque(value)
 
 
 def _json_type_name(value: Any) -> str:
@@ -438,6 +491,8 @@ def _json_type_name(value: Any) -> str:
         return "array"
     if isinstance(value, dict):
         return "object"
+    if isinstance(value, _Opaque):
+        return value.type_name
     return type(value).__name__
 
 
@@ -460,22 +515,41 @@ def _violation_from_error(name: str, error: Any) -> Violation:
     return Violation(name, field_name, expected, actual, error.message)
 
 
-def _first_non_json(value: Any, path: str = "") -> tuple[str, Any] | None:
+#: How deep a payload value may nest and still be validated (JSON encoders stop near 1,000).
+MAX_PAYLOAD_DEPTH = 100
+
+
+class _Unvalidatable(Exception):
+    """A value no validator can walk: it contains itself, or nests past :data:`MAX_PAYLOAD_DEPTH`."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path, self.problem = path, problem
+
+
+def _first_non_json(value: Any, path: str = "", _depth: int = 0,
+                    _inside: frozenset[int] = frozenset()) -> tuple[str, Any] | None:
+    """Where ``value`` holds something that isn't JSON (path, the thing); :class:`_Unvalidatable`
+    for a container that holds itself or nests too deep."""
     if value is None or isinstance(value, (str, bool, int)):
         return None
     if isinstance(value, float):
         return None if math.isfinite(value) else (path, value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, dict)):
+        if id(value) in _inside:
+            raise _Unvalidatable(path, f"a {type(value).__name__} that contains itself")
+        if _depth >= MAX_PAYLOAD_DEPTH:
+            raise _Unvalidatable(path, f"a value nested more than {MAX_PAYLOAD_DEPTH} levels deep")
+        inside = _inside | {id(value)}
+        if isinstance(value, dict):
+            for k, item in value.items():
+                if not isinstance(k, str):
+                    return (f"{path}.{safe_repr(k, 40)}", k)
+                bad = _first_non_json(item, f"{path}.{k}", _depth + 1, inside)
+                if bad is not None:
+                    return bad
+            return None
         for i, item in enumerate(value):
-            bad = _first_non_json(item, f"{path}[{i}]")
-            if bad is not None:
-                return bad
-        return None
-    if isinstance(value, dict):
-        for k, item in value.items():
-            if not isinstance(k, str):
-                return (f"{path}.{k!r}", k)
-            bad = _first_non_json(item, f"{path}.{k}")
+            bad = _first_non_json(item, f"{path}[{i}]", _depth + 1, inside)
             if bad is not None:
                 return bad
         return None
@@ -622,34 +696,179 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read(path: Path) -> dict[str, Any]:
-    source = str(path)
-    if not path.exists():
-        raise CatalogError(f"{source}: no such catalog file; check the path "
-                           "(relative paths are taken from the current directory or the ini file's folder)")
-    if path.is_dir():
-        raise CatalogError(f"{source}: is a directory, not a catalog file; name a .yaml or .json file")
+#: How deep a catalog file may nest (the format needs 7 levels; YAML and JSON parsers recurse).
+MAX_CATALOG_DEPTH = 64
+#: The most items a YAML catalog may hold (a real one has a few thousand).
+MAX_CATALOG_NODES = 200_000
+
+
+def _yaml_events_checked(text: str, source: str) -> None:
+    """Refuse, before anything is built, what YAML allows and a catalog never needs: aliases
+    (``*name``: a few hundred bytes of nested aliases expand past gigabytes), nesting past
+    :data:`MAX_CATALOG_DEPTH`, more than :data:`MAX_CATALOG_NODES` nodes."""
+    depth = nodes = 0
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise CatalogError(f"{source}: line {line}: YAML alias *{event.anchor} refused: a catalog "
+                               "writes each value out (aliases can expand without bound); copy the "
+                               "anchored value here")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_CATALOG_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise CatalogError(f"{source}: line {line}: nested more than {MAX_CATALOG_DEPTH} levels "
+                                   "deep; a catalog needs a few")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_CATALOG_NODES:
+                raise CatalogError(f"{source}: more than {MAX_CATALOG_NODES:,} YAML values; is it the "
+                                   "right file?")
+
+
+def load_yaml_text(text: str, source: str) -> Any:
+    """YAML text as the catalog loaders read it: safe, bounded (no aliases, nesting, size), a key
+    given twice refused; :class:`CatalogError` names ``source``."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{source}: cannot be read: {exc}") from exc
-    kind = "JSON" if path.suffix == ".json" else "YAML"
-    try:
-        if kind == "JSON":
-            data = json.loads(text, object_pairs_hook=_json_pairs)
-        else:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        _yaml_events_checked(text, source)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except _DuplicateKey as dup:
         line = f"line {dup.line}: " if dup.line else ""
         raise CatalogError(
-            f"{source}: {line}key {dup.key!r} is given twice in one mapping (the second would "
+            f"{source}: {line}key {_short_repr(dup.key)} is given twice in one mapping (the second would "
             f"silently replace the first); keep one") from None
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise CatalogError(f"{source}: is not valid {kind}: {exc}") from None
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError) as exc:
+        if isinstance(exc, CatalogError):
+            raise
+        raise CatalogError(f"{source}: is not valid YAML: {_clip(str(exc), 300)}") from None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def read_catalog_file(path: str | os.PathLike[str], what: str = "catalog") -> str:
+    """A catalog (or alias) file's text: a regular file, at most
+    :data:`~pytest_kindling_signals.files.MAX_CATALOG_BYTES`, UTF-8; :class:`CatalogError` otherwise."""
+    source = os.fspath(path)
+    try:
+        return read_text(source, limit=MAX_CATALOG_BYTES, what=what)
+    except FileRefused as exc:
+        raise CatalogError(str(exc)) from None
+    except FileNotFoundError:
+        raise CatalogError(f"{source}: no such {what} file; check the path "
+                           "(relative paths are taken from the current directory or the ini file's folder)") from None
+    except OSError as exc:
+        raise CatalogError(f"{source}: cannot be read: {exc.strerror or exc}") from None
+
+
+def _json_depth_checked(text: str, source: str) -> None:
+    if text.count("[") + text.count("{") <= MAX_CATALOG_DEPTH:
+        return
+    depth = 0
+    in_string = escaped = False
+    for ch in text:  # brackets outside strings
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_CATALOG_DEPTH:
+                raise CatalogError(f"{source}: nested more than {MAX_CATALOG_DEPTH} levels deep; a catalog "
+                                   "needs a few")
+        elif ch in "]}":
+            depth -= 1
+
+
+def _bounded_json_int(text: str) -> int:
+    if len(text) > 30:
+        raise ValueError(f"the number {text[:20]}... has {len(text)} digits")
+    return int(text)
+
+
+def _no_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; give a finite number")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    source = str(path)
+    if path.is_dir():
+        raise CatalogError(f"{source}: is a directory, not a catalog file; name a .yaml or .json file")
+    text = read_catalog_file(path)
+    kind = "JSON" if path.suffix == ".json" else "YAML"
+    if kind == "YAML":
+        data = load_yaml_text(text, source)
+    else:
+        _json_depth_checked(text, source)
+        try:
+            data = json.loads(text, object_pairs_hook=_json_pairs, parse_int=_bounded_json_int,
+                              parse_constant=_no_json_constant)
+        except _DuplicateKey as dup:
+            raise CatalogError(
+                f"{source}: key {_short_repr(dup.key)} is given twice in one mapping (the second would "
+                f"silently replace the first); keep one") from None
+        except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+            raise CatalogError(f"{source}: is not valid JSON: {_clip(str(exc), 300)}") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{source}: top level must be a mapping with 'providers', got "
                            f"{_json_type_name(data)}")
     return data
+
+
+def _finite(value: Any) -> bool:
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def _json_scalar(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is a JSON value (what a YAML date, a non-finite number or a set isn't)."""
+    if value is None or type(value) in (str, bool) or _finite(value):
+        return True
+    if depth < 8 and type(value) is list:
+        return all(_json_scalar(v, depth + 1) for v in value)
+    if depth < 8 and type(value) is dict:
+        return all(type(k) is str and _json_scalar(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _check_field_values(data: Mapping[str, Any], source: str) -> None:
+    """What the file's schema can't say about fields: bounds that are finite numbers and leave
+    room for a value, enum values that are JSON. The error names the key path."""
+    places: list[tuple[str, Any]] = [(k, data.get(k)) for k in ("common_fields", "post_fields", "failed_fields")]
+    for namespace, prov in (data.get("providers") or {}).items():
+        for short, raw in ((prov or {}).get("signals") or {}).items():
+            places.append((f"providers.{namespace}.signals.{short}.fields", (raw or {}).get("fields")))
+    for where, fields in places:
+        if not isinstance(fields, Mapping):
+            continue
+        for name, spec in fields.items():
+            if not isinstance(spec, Mapping):
+                continue
+            at = f"{where}.{name}"
+            for bound in ("minimum", "maximum"):
+                value = spec.get(bound)
+                if value is not None and not _finite(value):
+                    raise _fail(source, f"{at}.{bound}", f"{_short_repr(value)} is not a finite number; give "
+                                                          "a number like 0 or 1.5 (or leave the bound out)")
+            low, high = spec.get("minimum"), spec.get("maximum")
+            if low is not None and high is not None and low > high:
+                raise _fail(source, f"{at}", f"minimum {low} is above maximum {high}: no value can pass; "
+                                              "swap them or fix one")
+            enum = spec.get("enum")
+            if isinstance(enum, list):
+                for i, value in enumerate(enum):
+                    if not _json_scalar(value):
+                        raise _fail(source, f"{at}.enum[{i}]",
+                                    f"{_short_repr(value)} ({type(value).__name__}) is not a JSON value; "
+                                    "quote it (a YAML date or timestamp, say, as '2024-01-01')")
 
 
 def _parse_field(name: str, raw: Any) -> FieldSpec:
@@ -682,6 +901,7 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
     if fmt != FORMAT:
         raise _fail(source, "format", f"unsupported catalog format {fmt!r}; expected {FORMAT!r}")
     _check_structure(data, source)
+    _check_field_values(data, source)
 
     base_fields = base._shared_fields if base is not None else ({}, {}, {})  # type: ignore[attr-defined]
     common = _parse_fields(data["common_fields"]) if "common_fields" in data else base_fields[0]
@@ -743,9 +963,15 @@ def parse_catalog(data: Mapping[str, Any], source: str = "<catalog>",
                 when=str(raw["when"]), kind=kind, fields=fields,
                 key_fields=tuple(own), operation=op_of.get(name), source=source,
                 extension=raw.get("extension", False), json_payload=json_payloads,
+                unreachable=raw.get("unreachable"),
             )
     silent = data.get("silent_providers") or {}
-    catalog = SignalCatalog(signals, operations, providers, tiers, (source,), silent)
+    try:
+        known = parse_known_findings(data.get("known_findings") or [], source,
+                                     {*signals, *(base or {})})
+    except KnownFindingError as exc:
+        raise _fail(source, exc.where, exc.problem) from None
+    catalog = SignalCatalog(signals, operations, providers, tiers, (source,), silent, known)
     catalog._shared_fields = (common, post, failed)  # type: ignore[attr-defined]
     return catalog
 

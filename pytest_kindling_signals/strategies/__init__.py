@@ -17,7 +17,8 @@ value and the fix), and shrink to small, readable examples::
     def test_validator_names_the_rule(bad):
         assert catalog.validate(bad.signal, bad.payload)
 
-Needs ``hypothesis`` (``pip install kindling-signals[hypothesis]``). See
+Needs ``hypothesis``: ``pip install 'pytest-kindling-signals[hypothesis]'`` (the plugin's
+distribution: never the framework's, which would replace a spark-kindling install). See
 ``docs/strategies.md``.
 """
 
@@ -27,8 +28,8 @@ try:
     import hypothesis as _hypothesis  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised without hypothesis installed
     raise ImportError(
-        "pytest_kindling_signals.strategies needs Hypothesis: pip install 'kindling-signals[hypothesis]' "
-        "(or pip install hypothesis)") from exc
+        "pytest_kindling_signals.strategies needs Hypothesis: pip install "
+        "'pytest-kindling-signals[hypothesis]' (or pip install hypothesis)") from exc
 
 from pytest_kindling_signals.strategies._inputs import (
     COLUMN_TYPES,

@@ -210,6 +210,7 @@ def test_failing_sequences_show_where_the_order_broke(failures):
 def test_failing_wait_for_and_contract(failures):
     assert error_lines(failures, "test_wait_for") == [
         "AssertionError: wait_for('entity.post_merge'): nothing matched within 0.01 s.",
+        "Expected next: 'entity.post_merge'",
         "Recorded: no signals at all. (Was the code under test given another signal provider than "
         "the recorder's, e.g. one built before `signal_provider` was installed?)",
     ]

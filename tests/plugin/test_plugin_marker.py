@@ -12,7 +12,7 @@ pytestmark = pytest.mark.kindling_signals_ignore  # synthetic emissions (hand-ma
 def test_the_marker_is_registered(user_project):
     result = user_project.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.kindling_signals(expect=*, forbid=*, contract=False, "
-                                 "observer_errors='fail'): *checked at teardown"])
+                                 "known=*, observer_errors='fail'): *checked at teardown"])
 
 
 def test_met_expectations_pass_with_or_without_the_fixtures(user_project):
@@ -119,11 +119,11 @@ def test_a_misspelt_name_in_the_marker_is_an_error(user_project):
 
 @pytest.mark.parametrize("marker, message", [
     ('kindling_signals("entity.post_merge")',
-     "@pytest.mark.kindling_signals takes keywords only (expect=, forbid=, contract=, observer_errors=), "
+     "@pytest.mark.kindling_signals takes keywords only (expect=, forbid=, contract=, known=, observer_errors=), "
      "got ('entity.post_merge',)"),
     ('kindling_signals(expected=["entity.post_merge"])',
      "@pytest.mark.kindling_signals(expected=...): unknown keyword 'expected'; use expect=, forbid=, "
-     "contract= or observer_errors="),
+     "contract=, known= or observer_errors="),
     ('kindling_signals(expect=[3])',
      "@pytest.mark.kindling_signals(expect=[3]): expect is a list of signal names or globs, "
      "e.g. expect=['entity.post_merge']"),

@@ -9,21 +9,9 @@ import pytest
 
 from demo_merger import Merger
 from kindling.signal_catalog import UnknownSignalError
-from kindling.signaling import BlinkerSignalProvider
 from pytest_kindling_signals import SignalRecorder, UnknownSignalPatternError
 
 pytestmark = pytest.mark.kindling_signals_ignore  # synthetic emissions (hand-made, often broken payloads): the report leaves them out
-
-
-@pytest.fixture
-def provider() -> BlinkerSignalProvider:
-    return BlinkerSignalProvider(name="unit")
-
-
-@pytest.fixture
-def rec(provider: BlinkerSignalProvider):
-    with SignalRecorder(provider) as recorder:
-        yield recorder
 
 
 def test_records_emit_and_direct_send_with_every_field(provider, rec):
@@ -154,9 +142,11 @@ def test_wait_for_times_out_with_what_was_recorded(provider, rec):
         rec.wait_for("entity.post_merge", timeout=0.05, rows_inserted=5)
     assert str(info.value).splitlines() == [
         "wait_for('entity.post_merge', rows_inserted=5): nothing matched within 0.05 s.",
-        "Recorded 2 signals, in order:",
-        "    #0  entity.pre_merge",
-        "  > #1  entity.post_merge  rows_inserted=1",
+        "Expected next: 'entity.post_merge' with rows_inserted=5",
+        "Recorded 2 signals, by thread, in order:",
+        "  thread 'MainThread':",
+        "      #0  entity.pre_merge",
+        "    > #1  entity.post_merge  rows_inserted=1",
         "Closest candidate, #1 entity.post_merge:",
         "  rows_inserted: expected 5, got 1",
     ]
