@@ -16,6 +16,7 @@ from pytest_kindling_signals.report.data import (
     REPORT_SCHEMA_PATH,
     CatalogFile,
     DataError,
+    DataLock,
     RunData,
     catalog_ref,
     combine,
@@ -39,7 +40,7 @@ from pytest_kindling_signals.report.options import Raw, ReportTarget, check_outp
 
 __all__ = [
     "DATA_FORMAT", "DATA_SCHEMA_PATH", "REPORT_SCHEMA_PATH", "CatalogFile", "CentralCollector", "Comparison",
-    "ControllerCollector", "Coverage", "CoverageReport", "DataError", "FailUnder", "Finding", "LostWorker", "Raw",
+    "ControllerCollector", "Coverage", "CoverageReport", "DataError", "DataLock", "FailUnder", "Finding", "LostWorker", "Raw",
     "ReportTarget", "RunData", "SessionData", "WorkerCollector", "catalog_ref", "check_outputs", "combine", "describe_gates",
     "evaluate_gates", "gate_failure_line", "load_many", "parse_fail_under", "parse_report_targets",
     "parse_settings", "render", "render_compare_json", "render_compare_markdown", "render_compare_term",

@@ -21,15 +21,17 @@ Each ends in a :class:`~.results.SessionData`::
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from pytest_kindling_signals.catalog import SignalCatalog
-from pytest_kindling_signals.catalog import check_lifecycles, check_payloads
+from pytest_kindling_signals.catalog import check_lifecycles
 from pytest_kindling_signals.frameworks import Emission
 from pytest_kindling_signals.report.results import Finding, LostWorker, MAX_LIFECYCLE_RECORDS_PER_TEST, SESSION, SessionData, natural_key, fixture_label
-from pytest_kindling_signals.report.validation import ValidationRecord, Verdicts, payload_finding
+from pytest_kindling_signals.report.timeline import DEFAULT_TIMELINE_LIMIT, build_timeline, phase_outcome, worse_outcome
+from pytest_kindling_signals.report.validation import BATCH, BatchCheck, Lifecycle, ValidationRecord, lifecycles_clean
 
 __all__ = ["CentralCollector", "ControllerCollector", "WorkerCollector"]
 
@@ -38,15 +40,24 @@ __all__ = ["CentralCollector", "ControllerCollector", "WorkerCollector"]
 class CentralCollector:
     """Records every emission of the process while started; one per plain test session.
 
-    Keeps counts, the tests per signal and the findings, never the payloads:
-    each payload is validated as it is emitted, and a test's lifecycle
-    signals (name and operation id only) are kept until the test ends.
+    Keeps counts, the tests per signal and the findings: emissions wait in a
+    short batch (:data:`~.validation.BATCH`, and whenever the test they belong
+    to changes) and are checked a column at a time
+    (:class:`~.validation.BatchCheck`); a test's lifecycle signals (name and
+    operation id only) are kept until the test ends. For its timeline a test
+    keeps its first ``timeline_limit`` emissions as they come (a reference
+    each, and a count of the rest); the timeline is built when the test ends.
     """
 
     def __init__(self, catalog: SignalCatalog,
-                 add_global_tap: Callable[[Callable[[Emission], None]], Callable[[], None]] | None = None
-                 ) -> None:
+                 add_global_tap: Callable[[Callable[[Emission], None]], Callable[[], None]] | None = None,
+                 *, timeline_limit: int = DEFAULT_TIMELINE_LIMIT) -> None:
         self.catalog = catalog
+        self.timeline_limit = timeline_limit
+        # the running test's first emissions (with their findings' keys), None outside tests
+        self._kept: list[tuple[Emission, tuple[Any, ...] | None]] | None = None
+        self._left_out = 0
+        self._start = 0.0
         self.data = SessionData()
         self._add_global_tap = add_global_tap
         self._lock = threading.Lock()
@@ -54,13 +65,14 @@ class CentralCollector:
         self._paused = False
         self._test: str | None = SESSION
         self._index = -1
-        self._session_life: list[tuple[str, tuple[Any, ...]]] = []
-        self._life = self._session_life
         # lifecycle signal -> the payload fields that pair its operation (operation_id mostly)
         self._pair_fields = {n: op.pair_by for op in catalog.operations.values()
                              for n in (op.pre, *op.closers)}
-        self._verdicts = Verdicts(catalog)
-        self._names = frozenset(catalog)
+        self._session_life = Lifecycle(self._pair_fields)
+        self._life = self._session_life
+        # emissions not checked yet: checked a batch at a time, a column at a time
+        self._pending: list[Emission] = []
+        self._batch = BatchCheck(catalog, self._pair_fields, MAX_LIFECYCLE_RECORDS_PER_TEST)
 
     # -- lifecycle of the collector
     def start(self) -> CentralCollector:
@@ -76,12 +88,15 @@ class CentralCollector:
     def begin_test(self, nodeid: str, index: int, *, ignored: bool = False) -> None:
         """Attribute emissions to ``nodeid`` (collection ``index``) until :meth:`end_test`."""
         with self._lock:
+            self._check_pending()
             if ignored:
                 self.data.ignored.add(nodeid)
                 self._test = None
             else:
                 self.data.tests[nodeid] = index
-                self._test, self._index, self._life = nodeid, index, []
+                self._test, self._index, self._life = nodeid, index, Lifecycle(self._pair_fields)
+                self._kept = [] if self.timeline_limit > 0 else None
+                self._left_out, self._start = 0, time.time()
         if ignored and self._remove is not None:
             # no tap at all: the test runs as if nothing observed it (lazy payloads stay unbuilt)
             self.stop()
@@ -97,8 +112,9 @@ class CentralCollector:
         when that test is one the report ignores.
         """
         with self._lock:
-            saved = (self._test, self._index, self._life)
-            self._test, self._index, self._life = fixture_label(name), -1, self._session_life
+            self._check_pending()
+            saved = (self._test, self._index, self._life, self._kept)
+            self._test, self._index, self._life, self._kept = fixture_label(name), -1, self._session_life, None
         resumed = self._paused
         if resumed:
             self.start()
@@ -109,7 +125,8 @@ class CentralCollector:
         if resumed:
             self.stop()
         with self._lock:
-            self._test, self._index, self._life = saved
+            self._check_pending()
+            self._test, self._index, self._life, self._kept = saved
 
     @contextmanager
     def shared_fixture(self, name: str) -> Iterator[None]:
@@ -121,15 +138,41 @@ class CentralCollector:
             self.exit_fixture(token)
 
     def end_test(self) -> None:
-        """Check the test's lifecycles; later emissions go to the session."""
+        """Check the test's lifecycles, build its timeline; later emissions go to the session."""
+        end = time.time()
         with self._lock:
-            test, index, life = self._test, self._index, self._life
-            self._test, self._index, self._life = SESSION, -1, self._session_life
+            self._check_pending()
+            test, index, life, kept = self._test, self._index, self._life, self._kept
+            self._test, self._index, self._life, self._kept = SESSION, -1, self._session_life, None
         if self._paused:
             self._paused = False
             self.start()
         if test is not None and test != SESSION:
-            self._check_lifecycles(life, test, index)
+            pins = self._check_lifecycles(life, test, index)
+            if kept:
+                self._add_timeline(test, kept, end, life, pins)
+
+    def note_report(self, nodeid: str, when: str, outcome: str, *, xfail: bool = False) -> None:
+        """A test phase's report (``setup``/``call``/``teardown``; ``passed``/``failed``/``skipped``):
+        the test's outcome is the worst of its phases'."""
+        result = phase_outcome(when, outcome, xfail=xfail)
+        if result is None:
+            return
+        with self._lock:
+            if nodeid in self.data.tests:
+                self.data.outcomes[nodeid] = worse_outcome(self.data.outcomes.get(nodeid), result)
+
+    def _add_timeline(self, test: str, kept: list[tuple[Emission, tuple[Any, ...] | None]], end: float,
+                      life: Sequence[tuple[str, tuple[Any, ...]]], pins: list[tuple[int, str]]) -> None:
+        with self._lock:
+            findings = self.data.findings
+            text = {k: _pin_text(findings[k]) for _, keys in kept if keys for k in keys if k in findings}
+            left_out, start = self._left_out, self._start
+        timeline = build_timeline(kept, left_out=left_out, start=start, end=end, lifecycle=life,
+                                  lifecycle_pins=pins, finding_text=text, catalog=self.catalog,
+                                  paired=self._pair_fields)
+        with self._lock:
+            self.data.timelines[test] = timeline
 
     def note_collected(self, nodeids: Iterable[str]) -> None:
         """The tests collected, before any deselection, in collection order."""
@@ -141,73 +184,61 @@ class CentralCollector:
     def finish(self) -> SessionData:
         """Stop recording, check the session-level lifecycles, return the data."""
         self.stop()
+        with self._lock:
+            self._check_pending()
         self._check_lifecycles(self._session_life, SESSION, -1)
-        self._session_life = self._life = []
+        self._session_life = self._life = Lifecycle(self._pair_fields)
         return self.data
 
     # -- the tap (hot path)
     def _on_emission(self, e: Emission) -> None:
-        name = e.name
         with self._lock:
-            test = self._test
-            if test is None:  # an ignored test
+            if self._test is None:  # an ignored test
                 return
-            data = self.data
-            data.counts[name] = data.counts.get(name, 0) + 1
-            tests = data.emitters.get(name)
-            if tests is None:
-                tests = data.emitters[name] = set()
-            tests.add(test)
-            if name not in self._names:
-                return  # undocumented: the report lists it from the counts
-            self._check_payload(name, e.payload, test)
-            fields = self._pair_fields.get(name)
-            if fields is not None:
-                life = self._life
-                if len(life) < MAX_LIFECYCLE_RECORDS_PER_TEST:
-                    payload = e.payload
-                    life.append((name, tuple([payload.get(f) for f in fields])))
-                elif len(life) == MAX_LIFECYCLE_RECORDS_PER_TEST:
-                    life.append(("", ()))  # marks the overflow once
-                    data.notes.append(f"{test}: lifecycle check covers only its first "
-                                      f"{MAX_LIFECYCLE_RECORDS_PER_TEST} lifecycle signals")
+            pending = self._pending
+            pending.append(e)
+            if len(pending) >= BATCH:
+                self._check_pending()
 
-    def _check_payload(self, name: str, payload: Mapping[str, Any], test: str) -> None:
-        key = self._verdicts.key(name, payload)
-        known = self._verdicts.get(key)
-        if known is not None:
-            findings = self.data.findings
-            for fkey in known:  # a shape seen before: its findings occur once more
-                findings[fkey].count += 1
+    def _check_pending(self) -> None:
+        """Check the emissions not checked yet (under the lock; before the test they belong to changes)."""
+        batch, self._pending = self._pending, []
+        if not batch or self._test is None:
             return
-        try:
-            found = check_payloads([ValidationRecord(name, payload)], self.catalog)
-        except Exception as exc:  # a payload the validator chokes on is itself a finding
-            self.data.add_finding(Finding(
-                "payload", name, f"{name}: cannot be validated: {type(exc).__name__}: {exc}",
-                1, test, self._index, "(payload)", "a payload the catalog can validate",
-                f"{type(exc).__name__}: {exc}"))
-            return
-        keys = []
-        for f in found:
-            if f.violation is not None:
-                finding = payload_finding(f.violation, test, self._index)
-                self.data.add_finding(finding)
-                keys.append(finding.key)
-        self._verdicts.add(key, tuple(keys))
+        kept = self._kept
+        want = max(0, min(len(batch), self.timeline_limit - len(kept))) if kept is not None else 0
+        keys = self._batch.check(batch, self._test, self._index, self.data, self._life, keys_for=want)
+        if kept is not None:
+            kept.extend(zip(batch, keys))
+            self._left_out += len(batch) - want
 
-    def _check_lifecycles(self, life: Sequence[tuple[str, tuple[Any, ...]]], test: str, index: int) -> None:
+    def _check_lifecycles(self, life: Sequence[tuple[str, tuple[Any, ...]]], test: str,
+                          index: int) -> list[tuple[int, str]]:
+        """Add the findings of one test's lifecycle check; returns (record index, message) of each."""
         pair = self._pair_fields
+        if lifecycles_clean(life, self.catalog):  # the common case, found with sets
+            return []
         records = [ValidationRecord(n, dict(zip(pair[n], key))) for n, key in life if n]
         if not records:
-            return
+            return []
+        pins = []
         for f in check_lifecycles(records, self.catalog):
+            if f.index is not None:
+                pins.append((f.index, f.message))
             message = f.message
             oid = records[f.index].payload.get("operation_id") if f.index is not None else None
             if isinstance(oid, str) and oid:
                 message = message.replace(oid, "<id>")  # one entry per kind of breach, not per id
             with self._lock:
-                self.data.add_finding(Finding("lifecycle", f.signal, message, 1, test, index))
+                self.data.add_finding(Finding("lifecycle", f.signal, message, 1, test, index, rule=f.rule))
+        return pins
+
+
+def _pin_text(f: Finding) -> str:
+    """What a payload finding says at an emission on a timeline (its first occurrence's value aside)."""
+    if f.field is not None and f.expected is not None and f.field != "(payload)":
+        return f"field {f.field!r}: expected {f.expected}"
+    return f.message.removeprefix(f"{f.signal}: ")
 
 
 class WorkerCollector(CentralCollector):

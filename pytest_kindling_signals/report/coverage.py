@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from pytest_kindling_signals.catalog import SignalCatalog
-from pytest_kindling_signals.report.results import REPORT_FORMAT, REPORT_FORMAT_VERSION, REPORT_SCHEMA_ID, SESSION, SessionData, why_partial
+from pytest_kindling_signals.catalog import KnownFinding, SignalCatalog
+from pytest_kindling_signals.report.results import (
+    REPORT_FORMAT,
+    REPORT_FORMAT_VERSION,
+    REPORT_SCHEMA_ID,
+    SESSION,
+    Finding,
+    SessionData,
+    why_partial,
+)
+from pytest_kindling_signals.report.timeline import OUTCOMES, Timeline
 
-__all__ = ["SCOPES", "CoverageReport"]
+__all__ = ["SCOPES", "CoverageReport", "FindingGroup", "ReportedTest"]
 
 # -- the report model ---------------------------------------------------------------
 
@@ -32,6 +41,11 @@ class Coverage:
     missing: tuple[str, ...] = ()
     tier: str | None = None
     namespace: str | None = None
+    #: A namespace's provider class, and its signals per tier: (tier, signals, emitted).
+    provider: str | None = None
+    tiers: tuple[tuple[str, int, int], ...] = ()
+    #: Signals the catalog marks ``unreachable`` (not emitted): counted apart, not in ``signals``.
+    unreachable: tuple[str, ...] = ()
 
     @property
     def percent(self) -> str:
@@ -42,11 +56,18 @@ class Coverage:
         out: dict[str, Any] = {}
         if self.namespace is not None:
             out["namespace"] = self.namespace
+        if self.provider is not None:
+            out["provider"] = self.provider
         if self.tier is not None:
             out["tier"] = self.tier
+        if self.provider is not None:
+            out["tiers"] = {t: {"signals": n, "emitted": e, "percent": float(floor_percent(e, n, 2))}
+                            for t, n, e in self.tiers}
         out.update(signals=self.signals, emitted=self.emitted,
                    percent=float(floor_percent(self.emitted, self.signals, 2)),
                    missing=list(self.missing))
+        if self.unreachable:
+            out["unreachable"] = list(self.unreachable)
         return out
 
 
@@ -60,6 +81,31 @@ class Undocumented:
     def to_dict(self) -> dict[str, Any]:
         return {"signal": self.signal, "count": self.count, "first_test": self.tests[0] if self.tests else SESSION,
                 "tests": list(self.tests), "did_you_mean": list(self.suggestions)}
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one kind (``undocumented``, ``payload``, ``lifecycle``) on one signal:
+    one row in a report, the operations and tests behind it a click away."""
+
+    kind: str
+    signal: str
+    count: int
+    findings: tuple[Finding, ...]
+    tests: tuple[str, ...]
+
+
+class ReportedTest(NamedTuple):
+    """A test as the report lists it: its outcome, the signals it emitted, its timeline.
+
+    A shared fixture that emitted (``<fixture spark>``) is listed too, its outcome ``fixture``.
+    """
+
+    nodeid: str
+    position: int  # in the collection
+    outcome: str
+    signals: tuple[str, ...]
+    timeline: Timeline | None
 
 
 #: The parts of a catalog that reports show apart: (id, label). ``quick-reference``: the
@@ -96,18 +142,26 @@ class CoverageReport:
         self.test_order = order
         emitted = {n for n, c in data.counts.items() if c}
 
-        def group(name: str, specs: Iterable[Any], **kw: Any) -> Coverage:
-            names = [s.name for s in specs]
-            return Coverage(name, len(names), sum(n in emitted for n in names),
-                            tuple(n for n in names if n not in emitted), **kw)
+        def away(s: Any) -> bool:  # marked unreachable, and indeed not reached: counted apart
+            return bool(s.unreachable) and s.name not in emitted
 
-        # One row per namespace, named by its class; a class with two namespaces
-        # (spark-kindling's persist / read) names each row by both.
-        classes = [catalog.provider_info(ns).cls for ns in catalog.namespaces()]
-        self.providers = [
-            group(cls if classes.count(cls) == 1 else f"{cls} ({ns})", catalog.by_provider(ns),
-                  tier=catalog.provider_info(ns).tier, namespace=ns)
-            for ns, cls in zip(catalog.namespaces(), classes)]
+        def group(name: str, specs: Iterable[Any], **kw: Any) -> Coverage:
+            specs = list(specs)
+            names = [s.name for s in specs if not away(s)]
+            return Coverage(name, len(names), sum(n in emitted for n in names),
+                            tuple(n for n in names if n not in emitted),
+                            unreachable=tuple(s.name for s in specs if away(s)), **kw)
+
+        # One row per namespace (what users type: entity, streaming), its class beside; its
+        # tier is its signals' (as the tier totals count them), several joined when they differ.
+        self.providers: list[Coverage] = []
+        for ns in catalog.namespaces():
+            cls, specs = catalog.provider_info(ns).cls, catalog.by_provider(ns)
+            split = tuple((t, sum(s.tier == t and not away(s) for s in specs),
+                           sum(s.tier == t and s.name in emitted for s in specs))
+                          for t in catalog.tiers if any(s.tier == t for s in specs))
+            self.providers.append(group(ns if cls == ns else f"{ns} ({cls})", specs, namespace=ns, provider=cls,
+                                        tier="/".join(t for t, _, _ in split), tiers=split))
         self.tiers = [group(t, catalog.by_tier(t)) for t in catalog.tiers]
         self.totals = group("TOTAL", catalog.values())
         user = set(user_sources)
@@ -116,13 +170,33 @@ class CoverageReport:
             for s in catalog.values()}
         self.scopes = {sid: group(label, [s for s in catalog.values() if scope_of[s.name] == sid])
                        for sid, label in SCOPES}
-        self.undocumented = [
+        undocumented = [
             Undocumented(n, c, self.tests_of(n), tuple(catalog.suggest(n)))
             for n, c in sorted(data.counts.items()) if n not in catalog]
         ordered = sorted(data.findings.values(),
                          key=lambda f: (f.first_index, f.signal, f.field or "", f.message))
-        self.payload_findings = [f for f in ordered if f.kind == "payload"]
-        self.lifecycle_findings = [f for f in ordered if f.kind == "lifecycle"]
+
+        # The catalog's known findings are counted apart: they don't fail the gates.
+        def known_of(signal: str, rule: str, field: str | None = None) -> KnownFinding | None:
+            return next((k for k in catalog.known_findings if k.matches(signal, rule, field)), None)
+
+        def rule_of(f: Finding) -> str:
+            return f.rule or ("invalid_payload" if f.kind == "payload" else "")
+
+        self.undocumented = [u for u in undocumented if known_of(u.signal, "undocumented") is None]
+        self.payload_findings = [f for f in ordered if f.kind == "payload"
+                                 and known_of(f.signal, rule_of(f), f.field) is None]
+        self.lifecycle_findings = [f for f in ordered if f.kind == "lifecycle"
+                                   and known_of(f.signal, rule_of(f)) is None]
+        #: Each known finding of the catalog with what the run met of it ([]: not seen in this run).
+        self.known_findings: list[tuple[KnownFinding, list[Finding | Undocumented]]] = [
+            (k, [*(u for u in undocumented if known_of(u.signal, "undocumented") is k),
+                 *(f for f in ordered if known_of(f.signal, rule_of(f), f.field) is k)])
+            for k in catalog.known_findings]
+        self.outcomes = {o: 0 for o in OUTCOMES}
+        for t in data.tests:
+            o = data.outcome(t)
+            self.outcomes[o] = self.outcomes.get(o, 0) + 1
         self.conformance: dict[str, Any] | None = None
         if conformance is not None:
             from pytest_kindling_signals.catalog import conformance_dict
@@ -158,6 +232,31 @@ class CoverageReport:
         return sorted(by_test.items(), key=lambda kv: (self.test_order.get(kv[0], -1), kv[0]))
 
     @property
+    def finding_groups(self) -> list[FindingGroup]:
+        """The findings by kind and signal (undocumented, payload, lifecycle; then in order of
+        first occurrence), each with its count and the tests that first showed them."""
+        groups: dict[tuple[str, str], list[Finding]] = {}
+        for f in self.payload_findings + self.lifecycle_findings:
+            groups.setdefault((f.kind, f.signal), []).append(f)
+        out = [FindingGroup("undocumented", u.signal, u.count, (), u.tests) for u in self.undocumented]
+        for kind in ("payload", "lifecycle"):
+            out += [FindingGroup(kind, signal, sum(f.count for f in fs), tuple(fs),
+                                 tuple(dict.fromkeys(f.first_test for f in fs)))
+                    for (k, signal), fs in groups.items() if k == kind]
+        return out
+
+    def test_rows(self) -> list[ReportedTest]:
+        """Every test run (and shared fixtures that emitted), in collection order."""
+        by_test = dict(self.signals_by_test())
+        tests = dict(self.data.tests)
+        for t in by_test:
+            tests.setdefault(t, self.test_order.get(t, -1))
+        timelines = self.data.timelines
+        return [ReportedTest(t, i, self.data.outcome(t) if t in self.data.tests else "fixture",
+                        tuple(by_test.get(t, ())), timelines.get(t))
+                for t, i in sorted(tests.items(), key=lambda kv: (kv[1], kv[0]))]
+
+    @property
     def findings_count(self) -> int:
         return len(self.undocumented) + len(self.payload_findings) + len(self.lifecycle_findings)
 
@@ -185,20 +284,30 @@ class CoverageReport:
                 "tests_ignored": self.data.ignored_tests,
                 "emissions": self.emissions,
                 "notes": list(self.data.notes),
+                "outcomes": dict(self.outcomes),
             },
             "totals": self.totals.to_dict(),
             "scopes": scopes,
             "tiers": {c.name: c.to_dict() for c in self.tiers},
-            "providers": {c.name: c.to_dict() for c in self.providers},
+            "providers": {c.namespace: c.to_dict() for c in self.providers},
             "signals": {
                 n: {"provider": s.provider, "tier": s.tier, "extension": s.extension,
-                    "count": self.data.counts.get(n, 0), "tests": list(self.tests_of(n))}
+                    "count": self.data.counts.get(n, 0), "tests": list(self.tests_of(n)),
+                    **({"unreachable": s.unreachable} if s.unreachable else {})}
                 for n, s in self.catalog.items()},
             "findings": {
                 "undocumented": [u.to_dict() for u in self.undocumented],
                 "payload": [f.to_dict() for f in self.payload_findings],
                 "lifecycle": [f.to_dict() for f in self.lifecycle_findings],
+                "known": [{"signal": k.signal, "rule": k.rule, "field": k.field, "seen_in": k.seen_in,
+                           "reason": k.reason, "count": sum(f.count for f in met),
+                           "first_test": met[0].to_dict()["first_test"] if met else None}
+                          for k, met in self.known_findings],
             },
+            "tests": {r.nodeid: {"index": r.position, "outcome": r.outcome,
+                                 "timeline": r.timeline.to_data() if r.timeline is not None else None}
+                      for r in self.test_rows()
+                      if r.nodeid in self.data.tests and (r.timeline is not None or r.outcome != "passed")},
             "conformance": self.conformance,
         }
 

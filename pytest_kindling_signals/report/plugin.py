@@ -17,6 +17,7 @@ import pytest
 from pytest_kindling_signals.catalog import CatalogError, SignalCatalog
 from pytest_kindling_signals.frameworks import Framework
 from pytest_kindling_signals.report.collect import CentralCollector, ControllerCollector, WorkerCollector
+from pytest_kindling_signals.report.data import DataLock
 from pytest_kindling_signals.report.session import ReportSession, catalog_files, conformance_view
 from pytest_kindling_signals.report.options import (
     Raw,
@@ -30,11 +31,14 @@ from pytest_kindling_signals.report.options import (
 WORKEROUTPUT_KEY = "kindling_signals"
 IGNORE_MARKER = "kindling_signals_ignore"
 _OPTIONS = ("kindling_signals", "kindling_signals_report", "kindling_signals_fail_under",
-            "kindling_signals_strict", "kindling_signals_gate_partial", "kindling_signals_data")
-_BOOL_OPTIONS = ("kindling_signals", "kindling_signals_strict", "kindling_signals_gate_partial")
+            "kindling_signals_strict", "kindling_signals_gate_partial", "kindling_signals_data",
+            "kindling_signals_timeline", "kindling_signals_conformance")
+_BOOL_OPTIONS = ("kindling_signals", "kindling_signals_strict", "kindling_signals_gate_partial",
+                 "kindling_signals_conformance")
 
 
 _KEY = pytest.StashKey[ReportSession]()
+_LOCK = pytest.StashKey[DataLock]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +69,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kindling-signals-data", default=None, metavar="PATH", dest="kindling_signals_data",
                     help="Where the run saves its data for kindling-signals combine / report / compare "
                          "(default: .kindling-signals in the rootdir). ini: kindling_signals_data")
+    group.addoption("--kindling-signals-timeline", default=None, metavar="N", dest="kindling_signals_timeline",
+                    help="Emissions each test keeps for its timeline in the HTML and JSON reports (default: "
+                         "200; 0 for none). ini: kindling_signals_timeline")
+    group.addoption("--kindling-signals-conformance", action="store_const", const=True, default=None,
+                    dest="kindling_signals_conformance",
+                    help="Add the quick-reference conformance view (spark-kindling) to every report. "
+                         "ini: kindling_signals_conformance")
+    parser.addini("kindling_signals_timeline", "Emissions a test keeps for its timeline "
+                  "(--kindling-signals-timeline).", default="")
+    parser.addini("kindling_signals_conformance", "Add the conformance view (--kindling-signals-conformance).",
+                  type="bool", default=False)
     parser.addini("kindling_signals", "Turn the catalog coverage report on (--kindling-signals).",
                   type="bool", default=False)
     parser.addini("kindling_signals_report", "Report types, one a line (--kindling-signals-report).",
@@ -104,6 +119,7 @@ def _settings(config: pytest.Config, tiers: tuple[str, ...] | None = None, *,
             enabled=raw("kindling_signals"), reports=raw("kindling_signals_report"),
             fail_under=raw("kindling_signals_fail_under"), data=raw("kindling_signals_data"),
             strict=raw("kindling_signals_strict"), gate_partial=raw("kindling_signals_gate_partial"),
+            timeline=raw("kindling_signals_timeline"), conformance=raw("kindling_signals_conformance"),
             invocation_dir=config.invocation_params.dir,
             ini_dir=config.inipath.parent if config.inipath else config.rootpath,
             rootdir=config.rootpath, tiers=tiers)
@@ -147,23 +163,29 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         view, view_files = conformance_view(framework, catalog, config.rootpath)
         files, user = ([], []) if worker else catalog_files(framework, catalog, config.rootpath)
-        if not worker:
-            check_outputs(settings.outputs)
+        if not worker:  # never over a catalog file the run reads
+            check_outputs(settings.outputs, [(f"the catalog {src}", src) for src in catalog.sources])
+            # one run writes a data file at a time: a second one fails now, not silently at the end
+            config.stash[_LOCK] = DataLock(settings.data_path).acquire()
     except (CatalogError, ValueError, OSError) as exc:
         raise pytest.UsageError(str(exc)) from None
     tap = framework.add_global_tap if framework is not None else None
+    limit = settings.timeline_limit
     if worker:
-        collector: CentralCollector | ControllerCollector = WorkerCollector(catalog, tap)
+        collector: CentralCollector | ControllerCollector = WorkerCollector(catalog, tap, timeline_limit=limit)
     elif getattr(config.option, "dist", "no") != "no" and getattr(config.option, "numprocesses", None) != 0:
         collector = ControllerCollector(catalog)
     else:
-        collector = CentralCollector(catalog, tap)
+        collector = CentralCollector(catalog, tap, timeline_limit=limit)
     config.stash[_KEY] = ReportSession(
         collector.start(), catalog, settings, settings.fail_under, framework.name if framework else None,
         files, view_files, view, user)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    lock = config.stash.get(_LOCK, None)
+    if lock is not None:
+        lock.release()
     state = config.stash.get(_KEY, None)
     if state is not None and isinstance(state.collector, CentralCollector):
         state.collector.stop()
@@ -207,6 +229,15 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
     finally:
         state.collector.end_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    state = item.config.stash.get(_KEY, None)
+    if state is not None and isinstance(state.collector, CentralCollector):  # each test's outcome
+        state.collector.note_report(item.nodeid, report.when, report.outcome, xfail=hasattr(report, "wasxfail"))
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -267,7 +298,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         invocation_dir=config.invocation_params.dir, ignore=getattr(opt, "ignore", None) or (),
         ignore_glob=getattr(opt, "ignore_glob", None) or (), addopts=config.getini("addopts"),
         pyargs=bool(getattr(opt, "pyargs", False)),
-        last_failed=bool(getattr(opt, "lf", False) and getattr(lf, "lastfailed", None)))
+        last_failed=bool(getattr(opt, "lf", False) and getattr(lf, "lastfailed", None)),
+        python_files=config.getini("python_files"), norecursedirs=config.getini("norecursedirs"))
     data.selection = [s for s in (
         f"-k {opt.keyword!r}" if getattr(opt, "keyword", "") else "",
         f"-m {opt.markexpr!r}" if getattr(opt, "markexpr", "") else "",
@@ -303,7 +335,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     terminalreporter.write_sep("-", "kindling-signals: catalog coverage")
     for line in state.summary_lines():
-        terminalreporter.write_line(line.text, red=line.error, bold=line.error)
+        terminalreporter.write_line(line.text, red=line.error, bold=line.error, yellow=line.warning)
 
 
 @pytest.hookimpl(optionalhook=True)

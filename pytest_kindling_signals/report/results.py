@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_kindling_signals.report.timeline import Timeline, worse_outcome
 
 __all__ = ["REPORT_SCHEMA_ID", "SESSION", "fixture_label", "Finding", "LostWorker", "SessionData", "why_partial"]
 
@@ -17,11 +19,11 @@ def fixture_label(name: str) -> str:
     """How a session- or module-scoped fixture shows where a test's node id would."""
     return f"<fixture {name}>"
 REPORT_FORMAT = "kindling-signals-report"
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
 #: What each JSON report names as its ``$schema``: the ``$id`` of the schema shipped in
-#: ``pytest_kindling_signals/report/schemas/report-1.schema.json``.
-REPORT_SCHEMA_ID = "urn:kindling-signals:schema:report:1"
-DATA_VERSION = 2
+#: ``pytest_kindling_signals/report/schemas/report-2.schema.json``.
+REPORT_SCHEMA_ID = "urn:kindling-signals:schema:report:2"
+DATA_VERSION = 3
 #: Lifecycle signals of one test kept for its lifecycle check (two short strings each).
 MAX_LIFECYCLE_RECORDS_PER_TEST = 200_000
 #: Payload shapes remembered as valid; past this, payloads are simply validated.
@@ -45,6 +47,8 @@ class Finding:
     field: str | None = None
     expected: str | None = None
     actual: str | None = None
+    #: the contract rule it breaks (``never_closed``...; see catalog.known.RULES): known findings match by it
+    rule: str = ""
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -75,12 +79,13 @@ class Finding:
         return out
 
     def to_data(self) -> dict[str, Any]:
-        return {**self.to_dict(), "kind": self.kind, "first_index": self.first_index}
+        return {**self.to_dict(), "kind": self.kind, "first_index": self.first_index,
+                **({"rule": self.rule} if self.rule else {})}
 
     @classmethod
     def from_data(cls, d: Mapping[str, Any]) -> Finding:
         return cls(d["kind"], d["signal"], d["message"], d["count"], d["first_test"],
-                   d["first_index"], d.get("field"), d.get("expected"), d.get("actual"))
+                   d["first_index"], d.get("field"), d.get("expected"), d.get("actual"), d.get("rule", ""))
 
 
 @dataclass
@@ -154,6 +159,10 @@ class SessionData:
     lost: dict[str, LostWorker] = field(default_factory=dict)  # xdist workers whose data is missing
     workers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Each test's outcome (``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``, ``xpassed``).
+    outcomes: dict[str, str] = field(default_factory=dict)
+    #: Each test's first emissions, its lifecycles and findings (tests that emitted nothing have none).
+    timelines: dict[str, Timeline] = field(default_factory=dict)
 
     @property
     def ignored_tests(self) -> int:
@@ -214,6 +223,11 @@ class SessionData:
                 mine.tests = sorted(set(mine.tests) | set(lost.tests), key=lambda t: (order.get(t, -1), t))
         self.workers = sorted(set(self.workers) | set(other.workers), key=natural_key)
         self.notes = sorted(set(self.notes) | set(other.notes))
+        for test, outcome in other.outcomes.items():
+            self.outcomes[test] = worse_outcome(self.outcomes.get(test), outcome)
+        for test, timeline in other.timelines.items():
+            had = self.timelines.get(test)
+            self.timelines[test] = timeline if had is None else _kept_timeline(had, timeline)
         return self
 
     def to_data(self) -> dict[str, Any]:
@@ -234,7 +248,18 @@ class SessionData:
                      for w in sorted(self.lost, key=natural_key)},
             "workers": list(self.workers),
             "notes": list(self.notes),
+            # "passed" is the default: a large run's file names only the tests that didn't pass
+            "outcomes": {t: self.outcomes[t] for t in self._in_order(self.outcomes) if self.outcomes[t] != "passed"},
+            "timelines": {t: self.timelines[t].to_data() for t in self._in_order(self.timelines)},
         }
+
+    def _in_order(self, tests: Iterable[str]) -> list[str]:
+        index = self.tests
+        return sorted(tests, key=lambda t: (index.get(t, -1), t))
+
+    def outcome(self, test: str) -> str:
+        """The test's outcome; ``passed`` for a test run without a failure on record."""
+        return self.outcomes.get(test, "passed")
 
     @classmethod
     def from_data(cls, d: Mapping[str, Any]) -> SessionData:
@@ -252,12 +277,23 @@ class SessionData:
                        narrowed=list(d["narrowed"]), selection=list(d["selection"]),
                        stopped=bool(d["stopped"]),
                        lost={w: LostWorker(str(lw["reason"]), list(lw["tests"])) for w, lw in d["lost"].items()},
-                       workers=list(d["workers"]), notes=list(d["notes"]))
+                       workers=list(d["workers"]), notes=list(d["notes"]),
+                       outcomes={str(t): str(o) for t, o in d["outcomes"].items()},
+                       timelines={str(t): Timeline.from_data(tl) for t, tl in d["timelines"].items()})
             for f in d["findings"]:
                 data.add_finding(Finding.from_data(f))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"kindling-signals data is malformed: {type(exc).__name__}: {exc}") from None
         return data
+
+
+def _kept_timeline(a: Timeline, b: Timeline) -> Timeline:
+    """Which of two runs' timelines of one test a merge keeps, the same in any order: the
+    longer, then the one whose text sorts first."""
+    def key(t: Timeline) -> tuple[int, str]:
+        return (-t.size, json.dumps(t.to_data(), sort_keys=True, default=str))
+
+    return a if key(a) <= key(b) else b
 
 
 def _plural(n: int, word: str) -> str:

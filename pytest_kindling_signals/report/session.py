@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_kindling_signals.escape import printable
 from pytest_kindling_signals.catalog import SignalCatalog, conformance, load_aliases, load_catalog
 from pytest_kindling_signals.frameworks import Framework
 from pytest_kindling_signals.report.collect import CentralCollector, ControllerCollector, WorkerCollector
@@ -69,6 +70,7 @@ class SummaryLine:
 
     text: str
     error: bool = False
+    warning: bool = False
 
 
 @dataclass
@@ -114,25 +116,40 @@ class ReportSession:
             return self.collector.workeroutput()
         data.stopped = stopped
         s = self.settings
+        # a gate typed on the command line is applied to this run, partial or not
+        gate_partial = s.gate_partial or s.fail_under_from_cli
         run = RunData(data, self.catalog_files, self.conformance_files, self.framework,
-                      Gates(s.fail_under_text, s.strict, s.gate_partial), plugin_version())
+                      Gates(s.fail_under_text, s.strict, gate_partial), plugin_version())
         try:
             run.save(s.data_path)  # not announced, as pytest-cov doesn't announce .coverage
         except OSError as exc:
             self.errors.append(f"cannot save the data to {s.data_path}: {exc.strerror or exc}")
         self.report = CoverageReport(self.catalog, data, catalog_refs=[f.ref for f in self.catalog_files],
-                                     user_sources=self.user_sources, conformance=self.conformance,
+                                     user_sources=self.user_sources,
+                                     conformance=self.conformance if s.conformance else None,
                                      plugin_version=run.plugin_version)
-        self.gates = evaluate_gates(self.report, self.fail_under, strict=s.strict, gate_partial=s.gate_partial)
+        self.gates = evaluate_gates(self.report, self.fail_under, strict=s.strict, gate_partial=gate_partial)
         for out in s.outputs:
             if out.kind == "data":
                 continue
             try:
                 self.written.append((out.kind, write_report(ReportTarget(out.kind, str(out.path)), self.report,
                                                             self.gates, out.path.parent)))
-            except OSError as exc:  # the other reports are still written
-                self.errors.append(f"cannot write the {out.kind} report to {out.path}: {exc.strerror or exc}")
+            except (OSError, ValueError) as exc:  # the other reports are still written
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                self.errors.append(f"cannot write the {out.kind} report to {out.path}: {why}")
         return None
+
+    def skipped_gate_warnings(self) -> list[str]:
+        """A warning per coverage gate of the configuration that this partial run did not apply."""
+        if self.report is None:
+            return []
+        s = self.settings
+        return [printable(f"kindling-signals: WARNING gate {g.gate} ({s.fail_under_label}) was not applied: "
+                          f"partial run ({'; '.join(self.report.partial_reasons)}); to apply it to partial "
+                          "runs too, give --kindling-signals-gate-partial (ini key kindling_signals_gate_partial "
+                          "= true), or run the whole suite")
+                for g in self.gates if g.skipped]
 
     def summary_lines(self) -> list[SummaryLine]:
         """The terminal summary: the term report if asked for, what was written, errors, the verdict last."""
@@ -144,8 +161,9 @@ class ReportSession:
             lines += [SummaryLine(line) for line in
                       render_term(self.report, self.gates, missing=term[0].kind == "term-missing")]
         lines += [SummaryLine(f"{kind} report written to {path}") for kind, path in self.written]
-        lines += [SummaryLine(f"kindling-signals: ERROR {error}; check that the folder exists and is writable",
-                              error=True) for error in self.errors]
+        lines += [SummaryLine(printable(f"kindling-signals: ERROR {error}; check that the folder exists and is "
+                                        "writable"), error=True) for error in self.errors]
+        lines += [SummaryLine(line, warning=True) for line in self.skipped_gate_warnings()]
         failure = gate_failure_line(self.gates)
         if failure:
             lines.append(SummaryLine(failure, error=True))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, compress, repeat
+from operator import itemgetter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
-from pytest_kindling_signals.catalog import SignalCatalog, Violation
-from pytest_kindling_signals.report.results import Finding
+from pytest_kindling_signals.catalog import SignalCatalog, Violation, check_payloads
+from pytest_kindling_signals.frameworks import Emission
+from pytest_kindling_signals.report.results import Finding, SessionData
 
 #: How many distinct valid payload shapes a run remembers (beyond it, payloads are validated one by one).
 MAX_VALID_SHAPES = 20_000
@@ -121,7 +125,7 @@ class Verdicts:
                 types = tuple([t if t in _SCALARS else _shape(v, json_only) for t, v in zip(types, values)])
             key = (name, tuple(payload), types, rules(payload))
             hash(key)
-        except (_Uncacheable, TypeError):
+        except (_Uncacheable, TypeError, RecursionError):  # (a list that holds itself): validated in full
             return None
         return key
 
@@ -147,3 +151,413 @@ def payload_finding(v: Violation, test: str, index: int) -> Finding:
     return Finding("payload", v.signal, str(v), 1, test, index, v.field, v.expected, v.actual)
 
 
+
+
+# -- the same shape keys, a column at a time -------------------------------------------
+# The collector checks a test's emissions in batches (see BATCH) rather than one by
+# one. The payloads of a batch that share a signal and keys form a table whose
+# columns are the fields. A column's part of the shape key (its type, whether its
+# values meet their rules) is nearly always the same on every row, and builtins
+# that run at C speed (map, set, min, max, sum) find that out; only a field with a
+# pattern costs a regex search per value. Then every row has one key, equal to
+# what Verdicts.key gives each payload, and one look-up gives the verdict of all:
+# findings stay exact (counted per payload, with their first occurrence's values).
+# A column whose part varies (a field sometimes null) adds its part to each row's key.
+
+#: Emissions a collector keeps before it checks them (and whenever the test changes).
+BATCH = 256
+
+_UNCACHEABLE: Any = object()
+_EMPTY: frozenset[type] = frozenset()
+_name_of, _payload_of = itemgetter(0), itemgetter(2)
+
+
+def _part_of_each(col: Sequence[Any], json_only: bool) -> list[Any]:
+    parts = []
+    for v in col:
+        try:
+            parts.append(_shape(v, json_only))
+        except (_Uncacheable, RecursionError):
+            parts.append(_UNCACHEABLE)
+    return parts
+
+
+def _type_part(col: Sequence[Any], types: set[type], json_only: bool) -> tuple[bool, Any]:
+    """(True, the type part every value shares) or (False, each value's), as :func:`_shape` has them."""
+    if len(types) == 1:
+        t = next(iter(types))
+        if t in _SCALARS:
+            return True, t
+        if t is float and math.isfinite(sum(col)):  # a finite sum: no inf, no nan
+            whole = list(map(float.is_integer, col))
+            if not any(whole):
+                return True, _FRACTIONAL
+            if all(whole):
+                return True, _WHOLE
+            return False, [_WHOLE if w else _FRACTIONAL for w in whole]
+        if t is list or t is tuple:
+            items = set(map(type, chain.from_iterable(col)))
+            if len(items) == 1 and items <= _SCALARS:  # lists of names: (list, {str}), or empty
+                full = (t, frozenset(items))
+                filled = list(map(bool, col))
+                if all(filled):
+                    return True, full
+                return False, [full if f else (t, _EMPTY) for f in filled]
+    elif types <= _SCALARS:
+        return False, list(map(type, col))
+    return False, _part_of_each(col, json_only)
+
+
+def _in_range(col: Sequence[Any], types: set[type], low: Any, high: Any) -> bool:
+    """Whether every value is an int or float within [low, high] (checked by min and max)."""
+    if not types or not types <= {int, float}:
+        return False
+    try:
+        if float not in types or math.isfinite(sum(col)):
+            return bool(low <= min(col) and max(col) <= high)
+    except OverflowError:
+        pass
+    return False
+
+
+def _rule_parts(prop: Mapping[str, Any], col: Sequence[Any] | None, types: set[type]) -> list[tuple[bool, Any]]:
+    """The parts :func:`_value_rules` gives one field (enum, pattern, range), for a column;
+    ``col`` None: the field is absent from these payloads."""
+    parts: list[tuple[bool, Any]] = []
+    if "enum" in prop:
+        if col is None:
+            parts.append((True, _ABSENT))
+        else:
+            try:
+                parts.append((True, col[0]) if len(set(col)) == 1 else (False, col))
+            except TypeError:  # an unhashable value: that row is validated in full
+                parts.append((False, [v if _hashable(v) else _UNCACHEABLE for v in col]))
+    if "pattern" in prop:
+        search = re.compile(prop["pattern"]).search
+        if col is None or str not in types:
+            parts.append((True, False))
+        elif len(types) == 1 and all(map(search, col)):
+            parts.append((True, True))
+        else:
+            parts.append((False, [type(v) is str and search(v) is not None for v in col]))
+    if "minimum" in prop or "maximum" in prop:
+        low, high = prop.get("minimum", -math.inf), prop.get("maximum", math.inf)
+        if col is None or types.isdisjoint({int, float}):
+            parts.append((True, False))
+        elif _in_range(col, types, low, high):
+            parts.append((True, True))
+        else:
+            parts.append((False, [(type(v) is int or type(v) is float) and low <= v <= high for v in col]))
+    return parts
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+class ColumnShapes:
+    """The shape keys of many payloads of one signal (the keys :meth:`Verdicts.key` gives), a column at a time.
+
+    >>> shapes = ColumnShapes(catalog)                                           # doctest: +SKIP
+    >>> shapes.keys("entity.post_merge", payloads)  # one key for every payload  # doctest: +SKIP
+    (True, ('entity.post_merge', ('operation_id', ...), (...), (...)))
+    """
+
+    def __init__(self, catalog: SignalCatalog) -> None:
+        self._catalog = catalog
+        # signal -> (its properties, json only); None: validate in full always
+        self._plans: dict[str, tuple[Mapping[str, Mapping[str, Any]], bool] | None] = {}
+
+    def _plan(self, name: str) -> tuple[Mapping[str, Mapping[str, Any]], bool] | None:
+        plan = self._plans.get(name, _UNSET)
+        if plan is _UNSET:
+            props = self._catalog.json_schema(name).get("properties", {})
+            plan = None
+            if not any(set(prop) - _KNOWN_KEYWORDS or set(prop.get("items", {})) - {"type"}
+                       for prop in props.values()):
+                plan = ({f: p for f, p in props.items() if {"enum", "pattern", "minimum", "maximum"} & set(p)},
+                        self._catalog[name].json_payload)
+            self._plans[name] = plan
+        return plan
+
+    def keys(self, name: str, payloads: Sequence[dict[str, Any]]) -> tuple[bool, Any]:
+        """(True, the key every payload has) or (False, each payload's key, ``None`` for one that
+        is validated in full). The payloads are dicts with the same keys in the same order."""
+        plan = self._plan(name)
+        if plan is None:
+            return True, None
+        ruled, json_only = plan
+        fields = tuple(payloads[0])
+        columns = dict(zip(fields, zip(*map(dict.values, payloads)))) if fields else {}
+        types = {f: set(map(type, col)) for f, col in columns.items()}
+        type_parts = [_type_part(columns[f], types[f], json_only) for f in fields]
+        rule_parts = [part for f, prop in ruled.items()
+                      for part in _rule_parts(prop, columns.get(f), types.get(f, set()))]
+        if all(const for const, _ in type_parts) and all(const for const, _ in rule_parts):
+            key = (name, fields, tuple(v for _, v in type_parts), tuple(v for _, v in rule_parts))
+            try:
+                hash(key)
+            except TypeError:
+                return True, None
+            return True, key
+        n = len(payloads)
+        type_rows = zip(*[repeat(v, n) if const else v for const, v in type_parts])
+        rule_rows = zip(*[repeat(v, n) if const else v for const, v in rule_parts]) if rule_parts else repeat((), n)
+        keys: list[Any] = list(zip(repeat(name, n), repeat(fields, n), type_rows, rule_rows))
+        if any(not const and _UNCACHEABLE in v for const, v in (*type_parts, *rule_parts)):
+            keys = [None if _UNCACHEABLE in k[2] or _UNCACHEABLE in k[3] else k for k in keys]
+        return False, keys
+
+
+def lifecycles_clean(life: Sequence[tuple[str, tuple[Any, ...]]], catalog: SignalCatalog) -> bool:
+    """Whether :func:`~pytest_kindling_signals.catalog.check_lifecycles` surely finds nothing in
+    ``life`` (name, pairing key) records, found with sets and dicts: every operation paired by
+    a unique id, each id opened once and closed once, after it opened. ``False``: run the full check."""
+    if not life:
+        return True
+    if isinstance(life, Lifecycle):
+        names, keys = life.names, life.values
+    else:
+        names, keys = (list(c) for c in zip(*life))
+    opened: dict[str, list[str]] = {}
+    closed: dict[str, list[str]] = {}
+    for name in set(names):
+        op = catalog.operation_opened_by(name)
+        into = opened
+        if op is None:
+            op = catalog.operation_closed_by(name)
+            into = closed
+            if op is None:
+                continue
+        if not op.unique_ids:
+            return False
+        into.setdefault(op.name, []).append(name)
+    for op_name in opened.keys() | closed.keys():
+        pre = _positions(names, opened.get(op_name, ()))
+        post = _positions(names, closed.get(op_name, ()))
+        if len(pre) != len(post):
+            return False  # an id opened and never closed, or closed and never opened
+        try:
+            pre_at = dict(zip(map(keys.__getitem__, pre), pre))
+            post_at = dict(zip(map(keys.__getitem__, post), post))
+        except TypeError:  # an unhashable pairing value: the full check names it
+            return False
+        if len(pre_at) != len(pre) or len(post_at) != len(post) or pre_at.keys() != post_at.keys():
+            return False  # an id opened twice, closed twice, or closed without its pre_
+        if not all(map(int.__lt__, map(pre_at.__getitem__, post_at), post_at.values())):
+            return False  # closed before it opened
+    return True
+
+
+def _positions(names: Sequence[str], wanted: Sequence[str]) -> list[int]:
+    if not wanted:
+        return []
+    if len(wanted) == 1:
+        one = wanted[0]
+        return [i for i, n in enumerate(names) if n == one]
+    return [i for i, n in enumerate(names) if n in wanted]
+
+
+FindingKeys = tuple[tuple[str, ...], ...]
+LifecycleRecord = tuple[str, tuple[Any, ...]]
+
+
+class Lifecycle(Sequence[LifecycleRecord]):
+    """A test's lifecycle records in order: (signal, the values that pair its operation).
+
+    Kept as two flat lists, a name and a value per record (the value itself when the
+    operation pairs by one field, its operation id mostly): no object per record
+    until a record is read, so a test of a million operations keeps two lists.
+    """
+
+    __slots__ = ("names", "values", "_single")
+
+    def __init__(self, pair_fields: Mapping[str, tuple[str, ...]]) -> None:
+        self.names: list[str] = []
+        self.values: list[Any] = []
+        self._single = {n: len(f) == 1 for n, f in pair_fields.items()}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @overload
+    def __getitem__(self, i: int) -> LifecycleRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[LifecycleRecord]: ...
+
+    def __getitem__(self, i: int | slice) -> LifecycleRecord | list[LifecycleRecord]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        name, value = self.names[i], self.values[i]
+        return (name, (value,)) if self._single.get(name) else (name, value)
+
+    def __iter__(self) -> Iterator[LifecycleRecord]:
+        single = self._single
+        return ((n, (v,)) if single.get(n) else (n, v) for n, v in zip(self.names, self.values))
+
+    def append(self, record: LifecycleRecord) -> None:
+        name, key = record
+        self.names.append(name)
+        self.values.append(key[0] if self._single.get(name) else key)
+
+    def extend(self, records: Iterable[LifecycleRecord]) -> None:
+        for record in records:
+            self.append(record)
+
+    def extend_single(self, names: Sequence[str], values: Iterable[Any]) -> None:
+        """Add records of operations that pair by one field: their names and that field's values."""
+        self.names.extend(names)
+        self.values.extend(values)
+
+
+class BatchCheck:
+    """Checks a batch of one test's emissions: counts, tests per signal, payload findings (in
+    ``data``) and lifecycle records (appended to ``life``), the payloads a column at a time."""
+
+    def __init__(self, catalog: SignalCatalog, pair_fields: Mapping[str, tuple[str, ...]],
+                 max_lifecycle_records: int) -> None:
+        self.catalog = catalog
+        self.verdicts = Verdicts(catalog)
+        self.shapes = ColumnShapes(catalog)
+        self._names = frozenset(catalog)
+        self._pair = pair_fields
+        self._max_life = max_lifecycle_records
+
+    def check(self, batch: Sequence[Emission], test: str, index: int, data: SessionData,
+              life: Lifecycle | list[LifecycleRecord], keys_for: int = 0) -> list[FindingKeys | None]:
+        """Returns the finding keys of the batch's first ``keys_for`` emissions (``None``: a
+        signal the catalog lacks), for the test's timeline."""
+        names = list(map(_name_of, batch))
+        counts = Counter(names)
+        for name, n in counts.items():
+            data.counts[name] = data.counts.get(name, 0) + n
+            tests = data.emitters.get(name)
+            if tests is None:
+                tests = data.emitters[name] = set()
+            tests.add(test)
+        payloads = list(map(_payload_of, batch))
+        pair = self._pair
+        if len(life) <= self._max_life and not pair.keys().isdisjoint(counts):
+            room = self._max_life - len(life)
+            added = self._add_lifecycle(life, names, payloads, counts, max(room, 0))
+            if added > room and len(life) == self._max_life:
+                life.append(("", ()))  # marks the overflow once
+                data.notes.append(f"{test}: lifecycle check covers only its first "
+                                  f"{self._max_life} lifecycle signals")
+        documented = [n for n in counts if n in self._names]
+        if not documented:
+            return [None] * min(keys_for, len(batch))
+        # (first row, shape key or None, rows) of each table of payloads: one signal, one set of keys
+        row_keys: list[Any] = [None] * len(batch) if keys_for else []
+        shapes: dict[Any, list[int]] = {}  # key -> [first row, rows]
+        singles: list[int] = []  # rows validated in full
+        for name in documented:
+            rows = range(len(batch)) if len(counts) == 1 else [i for i, n in enumerate(names) if n == name]
+            self._shape_rows(name, rows, payloads, shapes, singles, row_keys)
+        # in the order of each shape's first payload: the first emitted keeps a finding's values
+        order = sorted([(first, key) for key, (first, _) in shapes.items()] + [(i, None) for i in singles],
+                       key=itemgetter(0))
+        findings = data.findings
+        verdict_of: dict[Any, FindingKeys] = {}
+        single: dict[int, FindingKeys] = {}
+        for first, key in order:
+            if key is None:
+                single[first] = self._validate(names[first], payloads[first], test, index, data, None)
+                continue
+            count = shapes[key][1]
+            known = self.verdicts.get(key)
+            if known is None:
+                known = self._validate(names[first], payloads[first], test, index, data, key)
+                count -= 1
+            for fkey in known:  # the other payloads of this shape: its findings occur again
+                findings[fkey].count += count
+            verdict_of[key] = known
+        return [None if names[i] not in self._names else
+                single.get(i, ()) if row_keys[i] is None else verdict_of[row_keys[i]]
+                for i in range(min(keys_for, len(batch)))]
+
+    def _add_lifecycle(self, life: Lifecycle | list[LifecycleRecord], names: list[str], payloads: list[Any],
+                       counts: Counter[str], room: int) -> int:
+        """Add (at most ``room`` of) the batch's lifecycle records to ``life``; returns how many it has."""
+        pair = self._pair
+        if not all(n in pair for n in counts):
+            chosen = list(map(pair.__contains__, names))
+            names, payloads = list(compress(names, chosen)), list(compress(payloads, chosen))
+        fields = {pair[n] for n in counts if n in pair}
+        if (isinstance(life, Lifecycle) and len(fields) == 1 and len(next(iter(fields))) == 1
+                and all(type(p) is dict for p in payloads)):
+            ((by,),) = fields
+            life.extend_single(names[:room], map(dict.get, payloads[:room], repeat(by)))
+        else:
+            life.extend([(n, tuple([p.get(f) for f in pair[n]])) for n, p in zip(names[:room], payloads[:room])])
+        return len(names)
+
+    def _shape_rows(self, name: str, rows: Sequence[int], payloads: list[Any], shapes: dict[Any, list[int]],
+                    singles: list[int], row_keys: list[Any]) -> None:
+        mine = [payloads[i] for i in rows] if not isinstance(rows, range) else payloads
+        if not all(type(p) is dict for p in mine):
+            for i in rows:
+                self._count(shapes, singles, row_keys, i, self.verdicts.key(name, payloads[i]))
+            return
+        fields = list(map(tuple, mine))
+        tables: dict[tuple[str, ...], list[int]] = {}
+        if len(set(fields)) == 1:
+            tables[fields[0]] = list(rows)
+        else:
+            for i, f in zip(rows, fields):
+                tables.setdefault(f, []).append(i)
+        for table_rows in tables.values():
+            const, keys = self.shapes.keys(name, [payloads[i] for i in table_rows])
+            if const:
+                if keys is None:
+                    singles.extend(table_rows)
+                    continue
+                found = shapes.get(keys)
+                if found is None:
+                    shapes[keys] = [table_rows[0], len(table_rows)]
+                else:
+                    found[1] += len(table_rows)
+                if row_keys:
+                    for i in table_rows:
+                        row_keys[i] = keys
+            else:
+                for i, key in zip(table_rows, keys):
+                    self._count(shapes, singles, row_keys, i, key)
+
+    @staticmethod
+    def _count(shapes: dict[Any, list[int]], singles: list[int], row_keys: list[Any], i: int, key: Any) -> None:
+        if key is None:
+            singles.append(i)
+            return
+        found = shapes.get(key)
+        if found is None:
+            shapes[key] = [i, 1]
+        else:
+            found[1] += 1
+        if row_keys:
+            row_keys[i] = key
+
+    def _validate(self, name: str, payload: Mapping[str, Any], test: str, index: int, data: SessionData,
+                  key: Any) -> FindingKeys:
+        """Validate one payload in full; add its findings; remember the verdict under ``key``."""
+        try:
+            found = check_payloads([ValidationRecord(name, payload)], self.catalog)
+        except Exception as exc:  # a payload the validator chokes on is itself a finding
+            finding = Finding(
+                "payload", name, f"{name}: cannot be validated: {type(exc).__name__}: {exc}",
+                1, test, index, "(payload)", "a payload the catalog can validate",
+                f"{type(exc).__name__}: {exc}")
+            data.add_finding(finding)
+            return (finding.key,)
+        keys = []
+        for f in found:
+            if f.violation is not None:
+                finding = payload_finding(f.violation, test, index)
+                data.add_finding(finding)
+                keys.append(finding.key)
+        self.verdicts.add(key, tuple(keys))
+        return tuple(keys)

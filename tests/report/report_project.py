@@ -9,6 +9,10 @@ built-in catalog's size are derived from it (:data:`TOTAL`, :func:`row`...).
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import pytest
 
 from kindling.signal_catalog import load_catalog
@@ -27,9 +31,19 @@ def pct(emitted: int, signals: int, places: int = 1) -> str:
     return f"{whole}.{frac:0{places}d}"
 
 
+def label(namespace: str) -> str:
+    """A namespace's row in the tables, its provider class beside: ``entity (DataEntityManager)``."""
+    cls = BUILTIN.provider_info(namespace).cls if namespace in BUILTIN.namespaces() else "ShopService"
+    return f"{namespace} ({cls})"
+
+
+#: The terminal table's first column: as wide as its longest row name.
+NAME_WIDTH = max(len(label(ns)) for ns in [*BUILTIN.namespaces(), "shop"])
+
+
 def row(name: str, tier: str, signals: int, emitted: int) -> str:
-    """A line of the terminal table (the built-in providers' names set its widths)."""
-    return f"{name:<22}  {tier:<8}  {signals:>7}  {emitted:>7}  {pct(emitted, signals) + '%':>6}".rstrip()
+    """A line of the terminal table (the built-in namespaces' names set its widths)."""
+    return f"{name:<{NAME_WIDTH}}  {tier:<8}  {signals:>7}  {emitted:>7}  {pct(emitted, signals) + '%':>6}".rstrip()
 
 
 def total_row(emitted: int) -> str:
@@ -147,3 +161,26 @@ def section(result: pytest.RunResult) -> list[str]:
     start = next(i for i, line in enumerate(lines) if "kindling-signals: catalog coverage" in line)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("=")), len(lines))
     return lines[start + 1:end]
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def steady(report: dict[str, Any]) -> dict[str, Any]:
+    """A JSON report with what differs from run to run taken out of its timelines: times,
+    thread ids, operation ids and timestamps (the order, threads' names, spans and findings stay)."""
+    text = _TIMESTAMP.sub("<timestamp>", _UUID.sub("<uuid>", json.dumps(report)))
+    out: dict[str, Any] = json.loads(text)
+    for test in out.get("tests", {}).values():
+        timeline = test["timeline"]
+        if timeline is None:
+            continue
+        timeline["duration"] = 0
+        for thread in timeline["threads"]:
+            thread["id"] = 0
+        for e in timeline["emissions"]:
+            e["at"] = 0
+            if isinstance(e["payload"], dict) and "duration_seconds" in e["payload"]:
+                e["payload"]["duration_seconds"] = 0
+    return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_project import SHOP_CATALOG, TOTAL, pct
+from report_project import SHOP_CATALOG, TOTAL, pct, row
 
 from kindling.signal_catalog import load_catalog
 from kindling.signaling import BlinkerSignalProvider, SignalEmitter, add_global_tap
@@ -160,7 +160,7 @@ def test_worker_data_round_trips_and_merges_like_one_run(merger: Merger) -> None
 def test_unreadable_worker_data_is_named() -> None:
     controller = ControllerCollector(load_catalog())
     controller.worker_finished("gw0", {"version": 99})
-    assert controller.problems == {"gw0": "sent unreadable data: kindling-signals data version 99 is not 2; "
+    assert controller.problems == {"gw0": "sent unreadable data: kindling-signals data version 99 is not 3; "
                                           "run the controller and workers on one plugin version"}
 
 
@@ -211,7 +211,7 @@ def test_percentages_round_down_never_up(tmp_path: Path) -> None:
     assert Coverage("x", 3, 2).percent == "66.6"
     assert Coverage("x", 0, 0).percent == "100.0"
     lines = render_term(_report(tmp_path, ["shop.pre_checkout"]))
-    assert "shop                                    4        1   25.0%" in lines
+    assert row("shop", "", 4, 1) in lines
 
 
 def test_report_targets() -> None:

@@ -136,7 +136,8 @@ def test_a_spark_kindling_run_keeps_its_conformance_view_in_the_data(tmp_path: P
     RunData.load(run.save(tmp_path / "sk.data"))  # round trip
     qr = load_files(QUICK_REFERENCE_PATH)
     direct = CoverageReport(load_files(sk_path), data, conformance=(qr, load_aliases(aliases_path, quick_ref=qr)))
-    from_data = RunData.load(tmp_path / "sk.data").report()
+    from_data = RunData.load(tmp_path / "sk.data").report(conformance=True)
     assert from_data.conformance == direct.conformance is not None
+    assert RunData.load(tmp_path / "sk.data").report().conformance is None  # only when asked for
     assert [c.ref for c in run.conformance] == ["pytest_kindling_signals:catalog/shipped/quick_reference.yaml",
                                                 "pytest_kindling_signals:catalog/shipped/spark_kindling_aliases.yaml"]

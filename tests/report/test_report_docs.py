@@ -42,7 +42,10 @@ def test_the_json_shape_in_the_docs_has_the_reports_keys(shop_project: pytest.Py
     assert list(documented) == list(real)
     assert list(documented["meta"]) == list(real["meta"])
     assert list(documented["totals"]) == list(real["totals"])
-    assert list(documented["providers"]["ShopService"]) == list(real["providers"]["ShopService"])
+    assert list(documented["providers"]["shop"]) == list(real["providers"]["shop"])
+    test = "test_shop.py::test_checkout"
+    assert list(documented["tests"][test]) == list(real["tests"][test])
+    assert list(documented["tests"][test]["timeline"]) == list(real["tests"][test]["timeline"])
     assert list(documented["signals"]["shop.pre_checkout"]) == list(real["signals"]["shop.pre_checkout"])
     for kind in ("undocumented", "payload", "lifecycle"):
         assert kind in real["findings"]
@@ -65,7 +68,7 @@ def test_the_pyproject_settings_in_the_docs(shop_project: pytest.Pytester) -> No
     result = shop_project.runpytest()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     lines = section(result)
-    assert "  ShopService: shop.refunded" in lines  # term-missing
+    assert "  shop (ShopService): shop.refunded" in lines  # term-missing
     assert lines[-1].startswith("kindling-signals: FAILED critical coverage 0/30 (0.0%) < 100%")
     assert (shop_project.path / "build" / "signal-coverage.json").exists()
     assert settings["kindling_signals_fail_under"] == "critical:100,high:90"

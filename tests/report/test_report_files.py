@@ -22,11 +22,12 @@ def run_json(project: pytest.Pytester, *args: str) -> dict[str, Any]:
 def test_json_shape(bad_tests: pytest.Pytester) -> None:
     report = run_json(bad_tests)
     assert list(report) == ["$schema", "meta", "totals", "scopes", "tiers", "providers", "signals", "findings",
-                            "conformance", "gates"]
-    assert report["$schema"] == "urn:kindling-signals:schema:report:1"
+                            "tests", "conformance", "gates"]
+    assert report["$schema"] == "urn:kindling-signals:schema:report:2"
     meta = report["meta"]
     assert (meta["format"], meta["format_version"], meta["partial"], meta["workers"]) == \
-        ("kindling-signals-report", 1, False, [])
+        ("kindling-signals-report", 2, False, [])
+    assert meta["outcomes"] == {"passed": 5, "failed": 0, "error": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
     assert meta["plugin_version"] == version("pytest-kindling-signals")
     # the same on every machine: package-relative for an installed one, rootdir-relative for the user's
     assert meta["catalogs"] == ["pytest_kindling_signals:catalog/shipped/quick_reference.yaml", "shop_catalog.yaml"]
@@ -40,8 +41,19 @@ def test_json_shape(bad_tests: pytest.Pytester) -> None:
         {"signals": TOTAL, "emitted": 4, "percent": float(pct(4, TOTAL, 2))}
     assert report["tiers"]["shop"] == {"signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
     assert report["tiers"]["critical"]["missing"][:2] == ["datapipes.pre_run", "datapipes.post_run"]
-    assert report["providers"]["ShopService"] == {
-        "namespace": "shop", "tier": "shop", "signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
+    assert report["providers"]["shop"] == {
+        "namespace": "shop", "provider": "ShopService", "tier": "shop",
+        "tiers": {"shop": {"signals": 4, "emitted": 4, "percent": 100.0}},
+        "signals": 4, "emitted": 4, "percent": 100.0, "missing": []}
+    # each test that emitted: its outcome and its timeline (the JSON report's "tests")
+    assert list(report["tests"]) == ["test_bad.py::test_bad_payload", "test_bad.py::test_undocumented",
+                                     "test_bad.py::test_unclosed", "test_shop.py::test_checkout",
+                                     "test_shop.py::test_checkout_declined"]
+    unclosed = report["tests"]["test_bad.py::test_unclosed"]
+    assert (unclosed["outcome"], [e["signal"] for e in unclosed["timeline"]["emissions"]]) == \
+        ("passed", ["shop.pre_checkout"])
+    assert [(s["operation"], s["state"]) for s in unclosed["timeline"]["spans"]] == [("shop.checkout", "open")]
+    assert [(p["emission"], p["kind"]) for p in unclosed["timeline"]["pins"]] == [(0, "lifecycle")]
     assert len(report["signals"]) == TOTAL
     assert report["signals"]["shop.pre_checkout"] == {
         "provider": "ShopService", "tier": "shop", "extension": False, "count": 3,
@@ -81,7 +93,7 @@ def test_markdown_for_a_pull_request_or_job_summary(bad_tests: pytest.Pytester) 
         f"**{pct(4, TOTAL)}%** of catalog signals emitted (4 of {TOTAL}) by 5 tests · :white_check_mark: gates passed",
     ]
     for row in ["| Provider | Tier | Signals | Emitted | Cover |",
-                "| ShopService | shop | 4 | 4 | 100.0% |",
+                "| shop (ShopService) | shop | 4 | 4 | 100.0% |",
                 "| **shop** | | 4 | 4 | 100.0% |",
                 f"| **TOTAL** | | **{TOTAL}** | **4** | **{pct(4, TOTAL)}%** |",
                 "- :white_check_mark: `shop:100`: shop coverage 4/4 (100.0%) >= 100%",
@@ -102,14 +114,18 @@ class _Page(HTMLParser):
         self.missing: list[str] = []
         self.emitted: dict[str, int] = {}
         self.findings: list[str] = []
-        self.tests: list[str] = []
         self.tags: set[str] = set()
         self.attrs: list[tuple[str, str | None]] = []
+        self.data_type: str | None = None
+        self.data: Any = None
+        self._in_data = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
         self.attrs += attrs
         a = {k: v or "" for k, v in attrs}
+        if tag == "script" and a.get("id") == "ks-data":
+            self.data_type, self._in_data = a.get("type"), True
         if "data-kind" in a:
             self.rows[(a["data-kind"], a["data-name"])] = a
         if "data-missing" in a:
@@ -118,8 +134,13 @@ class _Page(HTMLParser):
             self.emitted[a["data-signal"]] = int(a["data-count"])
         if "data-finding" in a:
             self.findings.append(a["data-finding"])
-        if "data-test" in a:
-            self.tests.append(a["data-test"])
+
+    def handle_data(self, data: str) -> None:
+        if self._in_data:
+            self.data = json.loads(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_data = False
 
 
 def test_html_is_one_self_contained_page_that_holds_the_numbers(bad_tests: pytest.Pytester) -> None:
@@ -129,10 +150,12 @@ def test_html_is_one_self_contained_page_that_holds_the_numbers(bad_tests: pytes
     page.feed(text)
     page.close()
     assert text.startswith("<!DOCTYPE html>")
-    assert not page.tags & {"script", "link", "img", "iframe"}
-    assert not [v for k, v in page.attrs if k in ("src", "href")]
-    assert "http://" not in text and "https://" not in text
-    shop = page.rows[("provider", "ShopService")]
+    # self-contained: its style and script inline, no link to fetch anything, no address
+    assert not page.tags & {"link", "img", "iframe"}
+    assert not [v for k, v in page.attrs if k == "src"]
+    assert {v[:1] for k, v in page.attrs if k == "href"} == {"#"}
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+    shop = page.rows[("provider", "shop")]
     assert (shop["data-signals"], shop["data-emitted"], shop["data-percent"]) == ("4", "4", "100.0")
     total = page.rows[("total", "TOTAL")]
     assert (total["data-signals"], total["data-emitted"], total["data-percent"]) == (str(TOTAL), "4", pct(4, TOTAL))
@@ -141,9 +164,13 @@ def test_html_is_one_self_contained_page_that_holds_the_numbers(bad_tests: pytes
     assert page.emitted == {"shop.pre_checkout": 3, "shop.post_checkout": 1,
                             "shop.checkout_failed": 1, "shop.refunded": 1}
     assert page.findings == ["undocumented", "payload", "lifecycle"]
-    assert page.tests == ["test_bad.py::test_bad_payload", "test_bad.py::test_undocumented",
-                          "test_bad.py::test_unclosed", "test_shop.py::test_checkout",
-                          "test_shop.py::test_checkout_declined"]
+    # the tests and their timelines travel as JSON for the page's script (a small run's uncompressed)
+    assert page.data_type == "application/json"
+    data = page.data
+    assert [f"{data['files'][t[0]]}::{t[1]}" for t in data["tests"]] == [
+        "test_bad.py::test_bad_payload", "test_bad.py::test_undocumented", "test_bad.py::test_unclosed",
+        "test_shop.py::test_checkout", "test_shop.py::test_checkout_declined"]
+    assert all(t[4] >= 0 for t in data["tests"])  # every one with its timeline
 
 
 def test_reports_are_repeatable_and_the_ini_gives_defaults(shop_project: pytest.Pytester) -> None:
@@ -157,7 +184,7 @@ def test_reports_are_repeatable_and_the_ini_gives_defaults(shop_project: pytest.
                                            "--kindling-signals-report=html:cli.html"))
     assert lines[-1] == f"html report written to {shop_project.path / 'cli.html'}"
     assert lines[0].startswith("Provider")
-    assert not (shop_project.path / "cli.html").read_text(encoding="utf-8").count("<script")
+    assert "<script src" not in (shop_project.path / "cli.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("value, message", [

@@ -109,7 +109,21 @@ def test_without_a_gate_the_report_never_changes_the_exit_status(bad_tests: pyte
 
 # -- partial runs ------------------------------------------------------------------------
 
-PARTIAL = ": coverage gates are not applied unless --kindling-signals-gate-partial is given"
+#: What a partial run's banner says of a gate it applied (typed on the command line).
+PARTIAL = (": coverage gates applied to this partial run (given on the command line, or "
+           "--kindling-signals-gate-partial)")
+
+
+def gated_by_ini(project: pytest.Pytester, gate: str = "shop:100") -> pytest.Pytester:
+    """The project's gate in its configuration (as CI usually has it), not on the command line."""
+    project.makeini(f"[pytest]\nkindling_signals_catalogs = shop_catalog.yaml\nkindling_signals_fail_under = {gate}\n")
+    return project
+
+
+def skipped_warning(reasons: str) -> str:
+    return (f"kindling-signals: WARNING gate shop:100 (ini key kindling_signals_fail_under) was not applied: "
+            f"partial run ({reasons}); to apply it to partial runs too, give --kindling-signals-gate-partial "
+            "(ini key kindling_signals_gate_partial = true), or run the whole suite")
 
 
 @pytest.mark.parametrize("args, reasons", [
@@ -118,14 +132,43 @@ PARTIAL = ": coverage gates are not applied unless --kindling-signals-gate-parti
     (["test_shop.py::test_checkout"], "node ids given"),
     (["test_shop.py"], "file or folder arguments (test_shop.py)"),
 ])
-def test_partial_runs_are_marked_and_not_gated(shop_project: pytest.Pytester, args: list[str],
-                                               reasons: str) -> None:
-    result = run(shop_project, "--kindling-signals-fail-under=shop:100", *args)
+def test_partial_runs_are_marked_and_the_configured_gate_skipped_with_a_warning(
+        shop_project: pytest.Pytester, args: list[str], reasons: str) -> None:
+    if args == ["test_shop.py"]:  # with another test file, test_shop.py is part of the suite
+        shop_project.makepyfile(test_more="def test_more():\n    pass\n")
+    result = run(gated_by_ini(shop_project), *args)
     assert result.ret == pytest.ExitCode.OK
     lines = section(result)
-    assert f"Partial run ({reasons}){PARTIAL}" in lines
-    assert lines[-1].startswith("Gate shop:100: skipped: shop coverage ")
-    assert lines[-1].endswith("< 100%, not applied: partial run")
+    assert any(line.startswith(f"Partial run ({reasons}): ") for line in lines)
+    assert lines[-2].startswith("Gate shop:100: skipped: shop coverage ")
+    assert lines[-2].endswith("< 100%, not applied: partial run")
+    assert lines[-1] == skipped_warning(reasons)
+
+
+@pytest.mark.parametrize("args", [["-k", "declined"], ["test_shop.py::test_checkout"]])
+def test_a_gate_typed_on_the_command_line_applies_to_a_partial_run(shop_project: pytest.Pytester,
+                                                                   args: list[str]) -> None:
+    result = run(shop_project, "--kindling-signals-fail-under=shop:100", *args)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert section(result)[-1].startswith("kindling-signals: FAILED shop coverage ")
+
+
+def test_a_folder_that_holds_every_test_is_the_whole_suite(shop_project: pytest.Pytester) -> None:
+    """``pytest tests`` with no testpaths: the folder holds every test file, so the run is whole and
+    the gate typed with it, or configured, applies."""
+    tests = shop_project.mkpydir("tests")
+    (shop_project.path / "test_shop.py").rename(tests / "test_shop.py")
+    for gate_args in (["--kindling-signals-fail-under=shop:100"], []):
+        project = shop_project if gate_args else gated_by_ini(shop_project)
+        result = run(project, "tests", *gate_args)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        assert not [line for line in section(result) if line.startswith("Partial run")]
+        assert section(result)[-1] == SHOP_UNDER_100
+    # a test file outside the folder: then the folder is part of the suite
+    shop_project.makepyfile(test_elsewhere="def test_elsewhere():\n    pass\n")
+    result = run(shop_project, "tests")
+    assert result.ret == pytest.ExitCode.OK
+    assert section(result)[-1] == skipped_warning("file or folder arguments (tests)")
 
 
 def test_a_selection_that_leaves_nothing_out_is_a_whole_run(shop_project: pytest.Pytester) -> None:
@@ -137,9 +180,9 @@ def test_a_selection_that_leaves_nothing_out_is_a_whole_run(shop_project: pytest
 
 def test_an_ignore_on_the_command_line_makes_a_run_partial(shop_project: pytest.Pytester) -> None:
     shop_project.makepyfile(test_scratch="def test_scratch():\n    pass\n")
-    result = run(shop_project, "--kindling-signals-fail-under=shop:100", "--ignore", "test_scratch.py")
+    result = run(gated_by_ini(shop_project), "--ignore", "test_scratch.py")
     assert result.ret == pytest.ExitCode.OK
-    assert f"Partial run (--ignore test_scratch.py){PARTIAL}" in section(result)
+    assert any(line.startswith("Partial run (--ignore test_scratch.py): ") for line in section(result))
 
 
 def test_an_ignore_in_the_ini_addopts_defines_the_suite(shop_project: pytest.Pytester) -> None:
@@ -167,7 +210,7 @@ def test_last_failed_runs_are_partial(shop_project: pytest.Pytester, monkeypatch
     shop_project.makepyfile(test_flaky="import os\n\ndef test_flaky():\n    assert os.environ.get('FIXED')\n")
     assert run(shop_project).ret == pytest.ExitCode.TESTS_FAILED
     monkeypatch.setenv("FIXED", "1")
-    result = run(shop_project, "--lf", "--kindling-signals-fail-under=shop:100")
+    result = run(gated_by_ini(shop_project), "--lf")
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK
     assert any(line.startswith("Partial run (--lf") for line in section(result))

@@ -111,8 +111,8 @@ def test_a_report_that_fails_to_write_at_the_end_leaves_the_others_written(shop_
     assert lines[-3:] == [
         f"json report written to {shop_project.path / 'r.json'}",
         f"markdown report written to {shop_project.path / 'r.md'}",
-        f"kindling-signals: ERROR cannot write the html report to {shop_project.path / 'out' / 'r.html'}: File "
-        "exists; check that the folder exists and is writable",
+        f"kindling-signals: ERROR cannot write the html report to {shop_project.path / 'out' / 'r.html'}: Not a "
+        "directory; check that the folder exists and is writable",
     ]
     assert json.loads((shop_project.path / "r.json").read_text(encoding="utf-8"))["meta"]["tests"] == 3
 

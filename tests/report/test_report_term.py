@@ -6,22 +6,26 @@ import pytest
 
 import json
 
-from report_project import BAD_FINDINGS, BUILTIN, TOTAL, row, scopes, section, summary, total_row
+from report_project import BAD_FINDINGS, BUILTIN, NAME_WIDTH, TOTAL, label, row, scopes, section, summary, total_row
 
 # These tests emit bad signals on purpose (inside pytester runs in this process):
 # an outer `pytest --kindling-signals --kindling-signals-strict` must not count them.
 pytestmark = pytest.mark.kindling_signals_ignore
 
-BUILTIN_ROWS = [row(p, BUILTIN.provider_info(p).tier, len(BUILTIN.by_provider(p)), 0) for p in BUILTIN.providers()]
-RULE = "-" * 58
+# One row per namespace, its class beside; its tier is its signals' (each signal's own tier)
+BUILTIN_ROWS = [row(label(ns), "/".join(t for t in BUILTIN.tiers if any(s.tier == t for s in BUILTIN.by_provider(ns))),
+                    len(BUILTIN.by_provider(ns)), 0) for ns in BUILTIN.namespaces()]
+HEADER = f"{'Provider':<{NAME_WIDTH}}  {'Tier':<8}  {'Signals':>7}  {'Emitted':>7}  {'Cover':>6}"
+RULE = "-" * len(HEADER)
+SHOP_ROW = row(label("shop"), "shop", 4, 3)
 TABLE = [
-    "Provider                Tier      Signals  Emitted   Cover",
+    HEADER,
     RULE,
     *BUILTIN_ROWS,
-    "ShopService             shop            4        3   75.0%",
+    SHOP_ROW,
     RULE,
     *[row(t, "", len(BUILTIN.by_tier(t)), 0) for t in BUILTIN.tiers],
-    "shop                                    4        3   75.0%",
+    row("shop", "", 4, 3),
     RULE,
     total_row(3),
 ]
@@ -54,8 +58,8 @@ def test_term_missing_names_the_signals_never_emitted(shop_project: pytest.Pytes
     result = shop_project.runpytest("--kindling-signals", "--kindling-signals-report=term-missing")
     lines = section(result)
     start = lines.index(f"Never emitted ({TOTAL - 3}):")
-    assert lines[start + len(BUILTIN.providers()) + 1] == "  ShopService: shop.refunded"
-    assert "  SparkSessionProvider: session.created, session.config_changed, session.stopped" in lines
+    assert lines[start + len(BUILTIN.providers()) + 1] == "  shop (ShopService): shop.refunded"
+    assert "  session (SparkSessionProvider): session.created, session.config_changed, session.stopped" in lines
 
 
 def test_findings_are_always_listed(bad_tests: pytest.Pytester) -> None:
@@ -120,7 +124,7 @@ def test_ignored_tests_are_left_out_and_not_observed(shop_project: pytest.Pytest
     result = shop_project.runpytest("--kindling-signals")
     result.assert_outcomes(passed=5)
     lines = section(result)
-    assert "ShopService             shop            4        3   75.0%" in lines
+    assert SHOP_ROW in lines
     assert "Payload violations: none" in lines
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from report_project import BAD_FINDINGS, scopes, section, summary, total_row
+from report_project import BAD_FINDINGS, scopes, section, steady, summary, total_row
 
 pytestmark = [pytest.mark.kindling_signals_ignore, pytest.mark.slow]  # pytester runs emit bad signals on purpose
 
@@ -77,7 +77,7 @@ def test_the_json_report_equals_a_serial_runs(bad_tests: pytest.Pytester) -> Non
     serial = _json(bad_tests, [], "serial.json", passed=10)
     xdist = _json(bad_tests, ["-n", "2"], "xdist.json", passed=10)
     assert (serial["meta"].pop("workers"), xdist["meta"].pop("workers")) == ([], ["gw0", "gw1"])
-    assert xdist == serial
+    assert steady(xdist) == steady(serial)  # timelines too, their times and ids aside
     # the till's teardown ran after whichever test came last, in either run
     assert serial["signals"]["shop.refunded"]["tests"] == ["<fixture till>", "test_bad.py::test_bad_payload"]
     assert xdist["signals"]["shop.post_checkout"]["tests"] == [
@@ -102,7 +102,8 @@ def test_a_worker_that_sent_nothing_is_named_with_its_tests(shop_project: pytest
                 session.config.workeroutput.pop("kindling_signals", None)
     ''')
     shop_project.makepyfile(test_more=MORE_SHOP_TESTS)
-    result = run(shop_project, ["-n", "2"], "-v", "--kindling-signals-fail-under=shop:100",
+    # the project's gate (configured, so a partial run skips it; one typed on the command line would apply)
+    result = run(shop_project, ["-n", "2"], "-v", "-o", "kindling_signals_fail_under=shop:100",
                  "--kindling-signals-report=term", "--kindling-signals-report=json:r.json")
     result.assert_outcomes(passed=6)
     lost = _ran_by(result, "gw1")
@@ -155,3 +156,53 @@ def test_the_spark_fixture_owns_its_session_signals_serial_and_under_xdist(pytes
         assert signals["session.stopped"]["tests"] == ["<fixture spark>"], name
     assert ({n: s["tests"] for n, s in reports["serial"]["signals"].items()}
             == {n: s["tests"] for n, s in reports["xdist"]["signals"].items()})
+
+
+SPARK_PIPELINE_TESTS = '''
+import pytest
+from kindling.data_entities import DataEntities
+from kindling.entity_manager import DataEntityManager, DeltaOperationError
+
+@pytest.fixture
+def orders(spark, lakehouse):
+    DataEntities.entity(entityid="bronze.orders", name="bronze_orders", merge_columns=["id"],
+                        schema="id INT, amount INT")
+    return DataEntityManager()
+
+@pytest.mark.parametrize("rows", [1, 2, 3])
+def test_merges(spark, orders, rows):
+    df = spark.createDataFrame([(i, i) for i in range(rows)], "id INT, amount INT")
+    assert orders.merge_to_entity(df, "bronze.orders").rows_inserted == rows
+
+def test_a_cast_delta_refuses_fails_the_merge(spark, orders):
+    orders.merge_to_entity(spark.createDataFrame([(1, 1)], "id INT, amount INT"), "bronze.orders")
+    with pytest.raises(DeltaOperationError, match="CAST_INVALID_INPUT"):
+        orders.merge_to_entity(spark.createDataFrame([(1, "x")], "id INT, amount STRING"), "bronze.orders")
+'''
+
+
+def _comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without what differs between any two runs (the workers, each test's timeline: its
+    clock and ids) or between one session and one per worker (how often a session started and stopped)."""
+    report = json.loads(json.dumps(report))
+    report["meta"].pop("workers")
+    sessions = sum(report["signals"][n].pop("count") for n in ("session.created", "session.stopped"))
+    report["meta"]["emissions"] -= sessions
+    for test in report["tests"].values():
+        test.pop("timeline", None)
+    return report
+
+
+@pytest.mark.spark
+def test_a_spark_suite_under_xdist_reports_what_a_serial_run_reports(pytester: pytest.Pytester) -> None:
+    """Real Delta merges on two workers, one session each: the same report, finding for finding."""
+    pytester.makepyfile(test_pipeline=SPARK_PIPELINE_TESTS)
+    reports = {}
+    for name, dist in (("serial", []), ("xdist", ["-n", "2"])):
+        run(pytester, dist, f"--kindling-signals-report=json:{name}.json", "-p", "no:randomly").assert_outcomes(passed=4)
+        reports[name] = json.loads((pytester.path / f"{name}.json").read_text(encoding="utf-8"))
+    assert reports["xdist"]["meta"]["workers"] == ["gw0", "gw1"]
+    signals = reports["serial"]["signals"]
+    assert signals["entity.post_merge"]["count"] == 4 and signals["entity.merge_failed"]["count"] == 1
+    assert [reports[r]["signals"]["session.created"]["count"] for r in ("serial", "xdist")] == [1, 2]
+    assert _comparable(reports["xdist"]) == _comparable(reports["serial"])  # findings, coverage, tests alike
