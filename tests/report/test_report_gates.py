@@ -155,20 +155,21 @@ def test_a_gate_typed_on_the_command_line_applies_to_a_partial_run(shop_project:
 
 def test_a_folder_that_holds_every_test_is_the_whole_suite(shop_project: pytest.Pytester) -> None:
     """``pytest tests`` with no testpaths: the folder holds every test file, so the run is whole and
-    the gate typed with it, or configured, applies."""
-    tests = shop_project.mkpydir("tests")
+    the gate typed with it, or configured, applies. (The folder is ``checks`` here: a package named
+    ``tests`` would meet this repository's own ``tests`` in the in-process run.)"""
+    tests = shop_project.mkpydir("checks")
     (shop_project.path / "test_shop.py").rename(tests / "test_shop.py")
     for gate_args in (["--kindling-signals-fail-under=shop:100"], []):
         project = shop_project if gate_args else gated_by_ini(shop_project)
-        result = run(project, "tests", *gate_args)
+        result = run(project, "checks", *gate_args)
         assert result.ret == pytest.ExitCode.TESTS_FAILED
         assert not [line for line in section(result) if line.startswith("Partial run")]
         assert section(result)[-1] == SHOP_UNDER_100
     # a test file outside the folder: then the folder is part of the suite
     shop_project.makepyfile(test_elsewhere="def test_elsewhere():\n    pass\n")
-    result = run(shop_project, "tests")
+    result = run(shop_project, "checks")
     assert result.ret == pytest.ExitCode.OK
-    assert section(result)[-1] == skipped_warning("file or folder arguments (tests)")
+    assert section(result)[-1] == skipped_warning("file or folder arguments (checks)")
 
 
 def test_a_selection_that_leaves_nothing_out_is_a_whole_run(shop_project: pytest.Pytester) -> None:
