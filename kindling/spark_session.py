@@ -6,7 +6,9 @@
 
 Local runs use ``local[*]`` with the UI off and few shuffle partitions; Delta's
 JVM jars (``io.delta:delta-spark_2.12`` and ``io.delta:delta-storage``) are
-resolved from Maven Central (or ``~/.m2/repository``) when the session starts.
+resolved from Maven Central (or ``~/.m2/repository``) by the first session on
+the machine, then every session starts from the cached jars
+(:class:`pytest_kindling_signals.spark.JarCache`).
 Set ``KINDLING_SPARK_MASTER`` (a master URL) or ``KINDLING_SPARK_REMOTE`` (a
 Spark Connect address, ``sc://host:15002``) to run against a real cluster
 (``pytest_kindling_signals.spark.cluster`` starts one on this machine). A master on this machine
@@ -30,7 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_kindling_signals.spark import ENV_MASTER, ENV_REMOTE, is_loopback_master
+from pytest_kindling_signals.spark import (
+    ENV_DRIVER_JAVA_OPTIONS,
+    ENV_DRIVER_MEMORY,
+    ENV_MASTER,
+    ENV_REMOTE,
+    ENV_TEMP_DIR,
+    JarCache,
+    is_loopback_master,
+)
 
 from kindling.signaling import SignalEmitter, SignalProvider
 
@@ -51,7 +61,6 @@ __all__ = [
     "stop_spark_session",
 ]
 
-ENV_DRIVER_MEMORY = "KINDLING_SPARK_DRIVER_MEMORY"
 LOOPBACK = "127.0.0.1"
 
 
@@ -149,7 +158,9 @@ class SparkSessionProvider(SignalEmitter):
     def _temp_warehouse(self) -> str:
         # One folder per provider: _settings() runs again to report the config.
         if self._warehouse is None:
-            self._warehouse = tempfile.mkdtemp(prefix="kindling-warehouse-")
+            # Under the test run's folder when the plugin gives one (each xdist worker its own).
+            self._warehouse = tempfile.mkdtemp(prefix="kindling-warehouse-",
+                                               dir=os.environ.get(ENV_TEMP_DIR) or None)
         return self._warehouse
 
     @property
@@ -183,6 +194,9 @@ class SparkSessionProvider(SignalEmitter):
             settings["spark.sql.warehouse.dir"] = str(Path(warehouse).resolve())
             memory = cfg.driver_memory or os.environ.get(ENV_DRIVER_MEMORY) or "2g"
             settings["spark.driver.memory"] = memory
+            java = os.environ.get(ENV_DRIVER_JAVA_OPTIONS)
+            if java:  # a test run's (the pytest plugin's engine sets it): the user's settings still win
+                settings["spark.driver.extraJavaOptions"] = java
         settings.update(_DELTA_SETTINGS)
         settings.update(cfg.settings)
         return settings
@@ -205,14 +219,28 @@ class SparkSessionProvider(SignalEmitter):
             # The JVM picks every address it binds or advertises from this (the block
             # manager, the file server executors fetch jars from): never the network's.
             os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
-        builder = SparkSession.builder.appName(self.config.app_name)
-        for key, value in self._settings().items():
-            builder = builder.config(key, value)
-        from delta import configure_spark_with_delta_pip
+        settings = self._settings()
+        # Delta's jars (and any spark.jars.packages of the user's) resolved once per machine, then
+        # started from their local paths: no Ivy resolution, no two processes writing one Ivy cache.
+        extra = [p.strip() for p in settings.pop("spark.jars.packages", "").split(",") if p.strip()]
+        own_jars = settings.pop("spark.jars", "")
 
-        builder = builder.master(master)
+        def start(jars: dict[str, str]) -> SparkSession:
+            merged = {**settings, **jars}
+            if own_jars:
+                merged["spark.jars"] = ",".join(filter(None, (own_jars, jars.get("spark.jars"))))
+            builder = SparkSession.builder.appName(self.config.app_name).master(master)
+            for key, value in merged.items():
+                builder = builder.config(key, value)
+            return builder.getOrCreate()
+
+        def resolved(session: SparkSession) -> str:
+            listed = (session.sparkContext.getConf().get("spark.jars", None) or "").split(",")
+            mine = {Path(j).name for j in own_jars.split(",")}
+            return ",".join(j for j in listed if j and Path(j).name not in mine)
+
         try:
-            session = configure_spark_with_delta_pip(builder).getOrCreate()
+            session = JarCache.for_delta(extra).start(start, resolved)
         except Exception as exc:
             raise RuntimeError(
                 "could not start a Delta-enabled Spark session: "

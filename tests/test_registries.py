@@ -29,15 +29,17 @@ def keep_default_provider() -> Iterator[None]:
     set_default_provider(original)
 
 
-def test_register_returns_the_store(store: dict[Any, Any]) -> None:
-    mine: dict[str, int] = {}
-    assert registries.register_registry(f"test-{uuid.uuid4().hex}", mine) is mine
+def test_register_returns_a_registry_holding_the_stores_declarations(store: dict[Any, Any]) -> None:
+    mine: dict[str, int] = {"a": 1}
+    registry = registries.register_registry(f"test-{uuid.uuid4().hex}", mine)
+    assert registry == {"a": 1} and isinstance(registry, dict)
+    registry["b"] = 2
+    assert registries.snapshot()[next(n for n, s in registries._registries.items() if s is registry)] == registry
 
 
 def test_registering_a_name_again_keeps_the_first_store() -> None:
     name = f"test-{uuid.uuid4().hex}"
-    first: dict[str, int] = {"a": 1}
-    assert registries.register_registry(name, first) is first
+    first = registries.register_registry(name, {"a": 1})
     assert registries.register_registry(name, {"b": 2}) is first  # a re-imported module
     assert registries.snapshot()[name] == {"a": 1}
 
@@ -89,3 +91,43 @@ def test_plugin_isolates_declarations_between_tests(pytester: pytest.Pytester) -
         """)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_isolated_puts_back_what_the_block_changed_in_the_order_it_had() -> None:
+    registry = registries.register_registry(f"test-{uuid.uuid4().hex}", {"a": 1, "b": 2, "c": 3})
+    with registries.isolated():
+        registry["a"] = 10            # replaced
+        del registry["b"]             # lost, then declared again: it would come last
+        registry["b"] = 20
+        registry.setdefault("d", 4)   # added
+        registry.update(e=5)
+        registry.pop("c")
+        assert list(registry.items()) == [("a", 10), ("b", 20), ("d", 4), ("e", 5)]
+    assert list(registry.items()) == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def test_isolated_blocks_nest_and_kindling_reset_inside_is_undone(keep_default_provider: None) -> None:
+    registry = registries.register_registry(f"test-{uuid.uuid4().hex}", {"a": 1})
+    with registries.isolated():
+        registry["outer"] = 1
+        with registries.isolated():
+            kindling.reset()
+            registry["inner"] = 2
+            assert registry == {"inner": 2}
+        assert registry == {"a": 1, "outer": 1}
+    assert registry == {"a": 1}
+
+
+def test_a_registry_made_inside_a_block_is_emptied_when_it_ends() -> None:
+    with registries.isolated():
+        later = registries.register_registry(f"test-{uuid.uuid4().hex}", {"made": "inside"})
+        assert later == {"made": "inside"}
+    assert later == {}
+
+
+def test_a_block_that_declared_nothing_puts_nothing_back() -> None:
+    registry = registries.register_registry(f"test-{uuid.uuid4().hex}", {"a": 1})
+    with registries.isolated():
+        dict.__setitem__(registry, "a", "written behind the registry's back")
+    # a snapshot and restore would have put 1 back: the block restored nothing
+    assert registry == {"a": "written behind the registry's back"}

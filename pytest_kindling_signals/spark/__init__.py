@@ -9,7 +9,20 @@ says how its session is pointed at it.
 from __future__ import annotations
 
 from pytest_kindling_signals.spark.cluster import ClusterError, ClusterSpec, LocalCluster
-from pytest_kindling_signals.spark.engine import ENV_MASTER, ENV_REMOTE, EngineError, SparkEngine, is_loopback_master
+from pytest_kindling_signals.spark.engine import (
+    ENV_DRIVER_JAVA_OPTIONS,
+    ENV_DRIVER_MEMORY,
+    ENV_MASTER,
+    ENV_REMOTE,
+    ENV_TEMP_DIR,
+    TEST_JAVA_OPTIONS,
+    EngineError,
+    SparkEngine,
+    driver_memory_mb,
+    is_loopback_master,
+)
+from pytest_kindling_signals.spark.jars import ENV_JARS_DIR, JarCache, JarCacheError, delta_packages
 
-__all__ = ["ENV_MASTER", "ENV_REMOTE", "ClusterError", "ClusterSpec", "EngineError", "LocalCluster", "SparkEngine",
-           "is_loopback_master"]
+__all__ = ["ENV_DRIVER_JAVA_OPTIONS", "ENV_DRIVER_MEMORY", "ENV_JARS_DIR", "ENV_MASTER", "ENV_REMOTE",
+           "ENV_TEMP_DIR", "TEST_JAVA_OPTIONS", "ClusterError", "ClusterSpec", "EngineError", "JarCache",
+           "JarCacheError", "LocalCluster", "SparkEngine", "delta_packages", "driver_memory_mb", "is_loopback_master"]

@@ -12,6 +12,15 @@ The engine exports its master URL or Spark Connect address in
 ``KINDLING_SPARK_MASTER`` / ``KINDLING_SPARK_REMOTE`` (so subprocesses follow),
 then tells the framework through :meth:`Framework.use_engine
 <pytest_kindling_signals.frameworks.Framework.use_engine>`.
+
+A session on this machine also gets its own folders and a share of the
+memory (:meth:`SparkEngine.prepare_sessions`), so N pytest-xdist workers, one
+JVM each, fit the machine::
+
+    >>> driver_memory_mb(workers=2, available_mb=24_000)   # min(2 GiB, half the available / N)
+    2048
+    >>> driver_memory_mb(workers=4, available_mb=8_000)
+    1000
 """
 
 from __future__ import annotations
@@ -21,15 +30,31 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pytest_kindling_signals.spark.cluster import LocalCluster
 
-__all__ = ["ENV_MASTER", "ENV_REMOTE", "EngineError", "SparkEngine", "is_loopback_master"]
+__all__ = ["ENV_DRIVER_JAVA_OPTIONS", "ENV_DRIVER_MEMORY", "ENV_MASTER", "ENV_REMOTE", "ENV_TEMP_DIR",
+           "TEST_JAVA_OPTIONS", "EngineError", "SparkEngine", "driver_memory_mb", "is_loopback_master"]
 
 ENV_MASTER = "KINDLING_SPARK_MASTER"
 ENV_REMOTE = "KINDLING_SPARK_REMOTE"
+#: The driver's heap (``spark.driver.memory``) of a session on this machine, e.g. ``1536m``.
+ENV_DRIVER_MEMORY = "KINDLING_SPARK_DRIVER_MEMORY"
+#: Where a local session makes its temporary warehouse (a folder of its own inside), instead of the system's temp.
+ENV_TEMP_DIR = "KINDLING_SPARK_TEMP_DIR"
+#: Spark's own: where a driver on this machine keeps its scratch files (shuffle, spills, broadcasts).
+ENV_LOCAL_DIRS = "SPARK_LOCAL_DIRS"
+#: The driver JVM's options (``spark.driver.extraJavaOptions``) for a test run's sessions.
+ENV_DRIVER_JAVA_OPTIONS = "KINDLING_SPARK_DRIVER_JAVA_OPTIONS"
+#: A test run's small jobs finish sooner on the JVM's quick compiler alone: the optimising one
+#: (C2) spends more CPU compiling Spark's planner than its code ever saves in a test (half the
+#: CPU of a session start and its first merges, measured in docs/performance.md).
+TEST_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+DRIVER_MEMORY_MAX_MB = 2048
+DRIVER_MEMORY_MIN_MB = 768
 
 _LOOPBACK_HOST = re.compile(r"^(127(?:\.\d{1,3}){3}|localhost|\[::1\])$", re.IGNORECASE)
 
@@ -50,6 +75,43 @@ def is_loopback_master(master: str) -> bool:
         return False
     hosts = [h.strip().rsplit(":", 1)[0] for h in master[len("spark://"):].split(",")]
     return all(_LOOPBACK_HOST.match(h) for h in hosts)
+
+
+#: What a test run's engine exported ("<pid> KEY,KEY"): a pytest run it starts (pytester, a
+#: subprocess) inherits the values but sets its own, as they are not the user's.
+_ENV_EXPORTED = "KINDLING_SPARK_EXPORTED"
+
+
+def _set_by_user(key: str) -> bool:
+    if not os.environ.get(key):
+        return False
+    pid, _, keys = os.environ.get(_ENV_EXPORTED, "").partition(" ")
+    return not (pid and pid != str(os.getpid()) and key in keys.split(","))
+
+
+def available_memory_mb() -> int | None:
+    """The memory this machine can still give (``MemAvailable``), in MiB; ``None`` when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def driver_memory_mb(workers: int, available_mb: int | None = None) -> int:
+    """The heap of each of ``workers`` drivers on this machine: half the available memory shared
+    between them, at most 2 GiB (the serial default) and at least 768 MiB."""
+    available = available_mb if available_mb is not None else available_memory_mb()
+    if available is None:
+        return DRIVER_MEMORY_MAX_MB
+    share = available // 2 // max(1, workers)
+    return max(DRIVER_MEMORY_MIN_MB, min(DRIVER_MEMORY_MAX_MB, share))
 
 
 #: Called with (master, remote) once the engine's addresses are known.
@@ -122,6 +184,40 @@ class SparkEngine:
         self.cluster = LocalCluster(spec).start()
         self.master, self.remote = self.cluster.master_url, self.cluster.remote_url
         self.apply()
+
+    def runs_driver_here(self) -> bool:
+        """Whether sessions start a JVM on this machine (any master; not Spark Connect)."""
+        return not (self.remote or os.environ.get(ENV_REMOTE) or self.connect_server)
+
+    def prepare_sessions(self, workers: int, scratch: Path) -> dict[str, str]:
+        """Give the sessions of this process (one of ``workers`` test processes) their share.
+
+        Exports, unless the user set them: the driver's heap
+        (:func:`driver_memory_mb`) and JVM options (:data:`TEST_JAVA_OPTIONS`),
+        and, for a master on this machine, the folders under which a session
+        makes its warehouse and Spark its scratch files, in ``scratch`` (a
+        pytest-xdist worker's own base temp), so no two workers share a
+        folder. Returns what it exported.
+        """
+        if not self.runs_driver_here():
+            return {}
+        wanted = {ENV_DRIVER_MEMORY: f"{driver_memory_mb(workers)}m", ENV_DRIVER_JAVA_OPTIONS: TEST_JAVA_OPTIONS}
+        master = self.master or os.environ.get(ENV_MASTER) or "local[*]"
+        if is_loopback_master(master):
+            wanted[ENV_TEMP_DIR] = str(scratch / "spark-temp")
+            wanted[ENV_LOCAL_DIRS] = str(scratch / "spark-local")
+        exported = {}
+        for key, value in wanted.items():
+            if _set_by_user(key):
+                continue
+            if key in (ENV_TEMP_DIR, ENV_LOCAL_DIRS):
+                Path(value).mkdir(parents=True, exist_ok=True)
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = exported[key] = value
+        if exported:
+            self._saved_env.setdefault(_ENV_EXPORTED, os.environ.get(_ENV_EXPORTED))
+            os.environ[_ENV_EXPORTED] = f"{os.getpid()} {','.join(exported)}"
+        return exported
 
     def close(self) -> None:
         if self.cluster is not None:

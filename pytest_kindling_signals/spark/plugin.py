@@ -19,6 +19,13 @@ ini, the ini over the environment:
 The framework's session fixture (``spark`` for kindling-signals, ``spark_kindling``
 for spark-kindling) takes ``kindling_spark_engine`` and is pointed at it through
 :meth:`Framework.use_engine <pytest_kindling_signals.frameworks.Framework.use_engine>`.
+
+Under ``pytest -n N`` (pytest-xdist) each worker runs its own session: the
+fixture gives it a share of the memory and folders of its own
+(:meth:`SparkEngine.prepare_sessions`: ``KINDLING_SPARK_DRIVER_MEMORY``,
+``KINDLING_SPARK_TEMP_DIR``, ``SPARK_LOCAL_DIRS`` under the worker's base
+temp), and Delta's jars come from one shared, resolved-once cache
+(:mod:`pytest_kindling_signals.spark.jars`).
 """
 
 from __future__ import annotations
@@ -112,10 +119,24 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"kindling spark engine: {engine.describe()}" if engine is not None else None
 
 
+def _test_processes(config: pytest.Config) -> int:
+    """How many processes run tests at once: xdist's worker count, else 1."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return 1
+    try:
+        return max(1, int(workerinput.get("workercount", 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
 @pytest.fixture(scope="session")
-def kindling_spark_engine(pytestconfig: pytest.Config) -> SparkEngine:
-    """Where the session's Spark runs; a throwaway cluster asked for on the command line is started here."""
+def kindling_spark_engine(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> SparkEngine:
+    """Where the session's Spark runs; a throwaway cluster asked for on the command line is started here.
+
+    Also gives this process's sessions their share of the machine before they start."""
     engine = pytestconfig.stash[_ENGINE]
     if not hasattr(pytestconfig, "workerinput"):
         engine.start()
+    engine.prepare_sessions(_test_processes(pytestconfig), tmp_path_factory.getbasetemp())
     return engine

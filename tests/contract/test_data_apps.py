@@ -417,10 +417,16 @@ def test_running_an_unknown_app_suggests_close_names(apps, signal_recorder, tmp_
 
 # -- install / uninstall ------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # a fixture, as in the other modules: the report credits the one build to <fixture wheels>
+    # whichever test of the process asks first (serial and pytest -n N alike)
+    return local_wheels(tmp_path_factory)
+
+
 @pytest.mark.slow
 def test_install_deploys_installs_dependencies_and_runs_with_them(
-        apps, signal_recorder, tmp_path, tmp_path_factory):
-    wheels = local_wheels(tmp_path_factory)
+        apps, signal_recorder, tmp_path, wheels):
     main = "import sys\nfrom pathlib import Path\nimport kdemo_lib\nPath(sys.argv[1]).write_text(str(kdemo_lib.answer()))\n"
     kda = apps.package_app(_app(tmp_path / "src", main=main, dependencies=["kdemo_lib"]), tmp_path / "dist")
     signal_recorder.clear()
@@ -445,8 +451,7 @@ def test_install_deploys_installs_dependencies_and_runs_with_them(
 
 @pytest.mark.slow
 def test_a_failed_dependency_install_keeps_the_previous_deployment(
-        apps, signal_recorder, tmp_path, tmp_path_factory):
-    wheels = local_wheels(tmp_path_factory)
+        apps, signal_recorder, tmp_path, wheels):
     deployed = Path(apps.install_app(apps.package_app(_app(tmp_path / "v1"), tmp_path / "dist"), "prod"))
     before = _tree(deployed)
     v2 = apps.package_app(_app(tmp_path / "v2", version="2.0.0", dependencies=["kdemo_no_such_package"]),
