@@ -120,3 +120,44 @@ def test_reading_a_table_that_is_not_there_leaves_before_read_open(spark_kindlin
     assert signal_recorder.names() == ["entity.registered", "entity.before_read"]
     findings = check_contract(signal_recorder.records, signal_recorder.catalog)
     assert [(f.kind, f.signal) for f in findings] == [("lifecycle", "entity.before_read")]
+
+
+def test_a_keyed_replace_that_changes_a_column_type_fails_and_keeps_the_table(spark_kindling, signal_recorder):
+    """A derived entity replaced slice by slice (``derived.replace_keys``): a batch whose
+    ``total`` is a string can't be merged into the table's int column, so the replace fails
+    (``entity.replace_failed``) and every slice stays as it was."""
+    totals = StructType([StructField("region", StringType()), StructField("total", IntegerType())])
+    DataEntities.entity(entityid="gold.region_totals", name="gold_region_totals", merge_columns=[],
+                        partition_columns=[], schema=totals,
+                        tags={"provider_type": "delta", "dataset.kind": "derived", "derived.replace_keys": "region"})
+    spark_kindling.write("gold.region_totals", [("north", 10), ("south", 7)], mode="replace")
+    spark_kindling.write("gold.region_totals", [("north", 12)], mode="replace")      # the north slice only
+    assert rows(spark_kindling.read("gold.region_totals")) == [("north", 12), ("south", 7)]
+    signal_recorder.clear()
+
+    as_text = StructType([StructField("region", StringType()), StructField("total", StringType())])
+    with pytest.raises(Exception) as raised:
+        spark_kindling.write("gold.region_totals",
+                             spark_kindling.spark.createDataFrame([("south", "eight")], as_text), mode="replace")
+
+    failed = signal_recorder.assert_emitted_once("entity.replace_failed", entity_id="gold.region_totals")
+    assert failed["error_type"] == type(raised.value).__name__
+    assert rows(spark_kindling.read("gold.region_totals")) == [("north", 12), ("south", 7)]
+    signal_recorder.assert_contract()
+
+
+def test_an_scd2_entity_registers_its_current_rows_companion(spark_kindling, signal_recorder):
+    """Declaring an SCD2 entity registers a read-only companion of its current rows
+    (``entity.scd2_companion_registered``); merges keep history, the companion reads the latest."""
+    declare_customers(**{"scd.type": "2"})
+
+    assert signal_recorder.names() == ["entity.registered", "entity.registered", "entity.scd2_companion_registered"]
+    signal_recorder.assert_emitted_once("entity.scd2_companion_registered", entity_id="silver.customers",
+                                        companion_entity_id="silver.customers.current")
+    spark_kindling.write("silver.customers", [(1, "Ada"), (2, "Bob")], mode="merge")
+    spark_kindling.write("silver.customers", [(2, "Bea")], mode="merge")
+
+    assert spark_kindling.read("silver.customers").count() == 3                   # Bob's row is history
+    current = spark_kindling.read("silver.customers.current").select("customer_id", "name")
+    assert rows(current) == [(1, "Ada"), (2, "Bea")]
+    signal_recorder.assert_contract()

@@ -1,5 +1,9 @@
 """Each test has spark-kindling to itself, though it initialises once per process.
 
+The reset runs around the tests that take a fixture (or marker) of the plugin, once per
+test, and reuses its snapshot while nothing moves between tests; a test that takes none
+is left alone (the last three tests count that).
+
 The two ``test_*_declares_shared_ids`` tests declare the same entity and pipe
 ids with different schemas, tables, handlers and config; whichever runs
 second must see none of the first's. spark-kindling's own ``kindling.reset()``
@@ -14,6 +18,7 @@ from kindling.data_entities import DataEntities
 from kindling.data_pipes import DataPipes
 from kindling.signaling import DataSignals, SignalProvider
 from kindling.spark_config import ConfigService
+from pytest_kindling_signals.frameworks.spark_kindling.adapter import SparkKindlingReset
 from pytest_kindling_signals.names import UnknownNameError
 
 MARKER_KEY = "isolation_test.marker"
@@ -86,3 +91,25 @@ def test_unknown_ids_are_named_with_the_registered_ones(spark_kindling):
         spark_kindling.run("shared.cpy")
     with pytest.raises(UnknownNameError, match="Declared entities: 'shared.source', 'shared.target'"):
         spark_kindling.read("shared.sauce")
+
+
+# -- what the reset costs: nothing for a test without the plugin's fixtures, once for the others ---
+
+seen = {}
+
+
+def test_a_first_test_with_the_fixture_is_reset(spark_kindling):
+    seen["resets"] = SparkKindlingReset.resets
+    seen["captures"] = SparkKindlingReset.captures
+
+
+def test_a_test_without_plugin_fixtures_is_left_alone():
+    # the previous test's reset ran at its teardown; this one runs none of its own
+    assert SparkKindlingReset.resets == seen["resets"] + 1
+    seen["resets"] += 1
+
+
+def test_the_next_test_reuses_the_snapshot_and_is_reset_once(spark_kindling, signal_recorder):
+    # nothing moved between the tests: no new snapshot; one reset so far for the two tests before
+    assert SparkKindlingReset.resets == seen["resets"]
+    assert SparkKindlingReset.captures == seen["captures"]

@@ -160,3 +160,56 @@ def test_a_source_two_pipes_read_is_cached_once_in_a_dag_run(spark_kindling, sig
     signal_recorder.assert_emitted_once("orchestrator.cache_hit", entity_id="bronze.readings")
     assert rows(spark_kindling.read("silver.low")) == [(1, 0.5)]
     assert rows(spark_kindling.read("silver.high")) == [(2, 1.5)]
+
+
+def test_skip_dependents_skips_what_a_failed_pipe_feeds_and_runs_the_rest(spark_kindling, signal_recorder):
+    """``error_strategy='skip_dependents'``: a failed pipe's consumers are skipped
+    (``orchestrator.pipe_skipped``, naming the upstream pipe), an independent branch runs."""
+    from kindling.generation_executor import ErrorStrategy
+
+    declare("bronze.readings", "silver.readings", "gold.readings", "silver.audit")
+    spark_kindling.write("bronze.readings", [(1, 0.5), (2, 1.5)])
+
+    @pipe("readings.to_silver", "bronze.readings", "silver.readings")
+    def to_silver(bronze_readings):
+        raise RuntimeError("calibration table missing")
+
+    pipe("readings.to_gold", "silver.readings", "gold.readings")(lambda silver_readings: silver_readings)
+    pipe("readings.audit", "bronze.readings", "silver.audit")(lambda bronze_readings: bronze_readings)
+
+    result = spark_kindling.run("readings.to_gold", "readings.to_silver", "readings.audit", use_dag=True,
+                                error_strategy=ErrorStrategy.SKIP_DEPENDENTS)
+
+    statuses = {p.pipe_id: p.status for g in result.generation_results for p in g.pipe_results}
+    assert statuses == {"readings.to_silver": "failed", "readings.audit": "success", "readings.to_gold": "skipped"}
+    signal_recorder.assert_emitted_once("orchestrator.pipe_skipped", pipe_id="readings.to_gold",
+                                        reason="upstream_failed", upstream_pipe="readings.to_silver")
+    signal_recorder.assert_emitted_once("orchestrator.execution_completed", success_count=1, failed_count=1,
+                                        skipped_count=1, all_succeeded=False)
+    assert rows(spark_kindling.read("silver.audit")) == [(1, 0.5), (2, 1.5)]
+    assert not spark_kindling.table_path("gold.readings").exists()
+
+
+def test_a_dag_run_whose_generation_hook_raises_fails_the_execution(spark_kindling, signal_recorder):
+    """An observer of ``orchestrator.generation_started`` that raises (a broken alerting hook):
+    spark-kindling's receivers raise into the emitting code, so the orchestrator's run fails
+    as a whole (``orchestrator.execution_failed``, re-raised) before any pipe starts."""
+    from kindling.signaling import DataSignals
+
+    declare("bronze.readings", "silver.readings")
+    spark_kindling.write("bronze.readings", [(1, 0.5)])
+    pipe("readings.to_silver", "bronze.readings", "silver.readings")(lambda bronze_readings: bronze_readings)
+
+    @DataSignals.handler("orchestrator.generation_started")
+    def page_the_on_call(sender, **payload):
+        raise ConnectionError("pager service unreachable")
+
+    with pytest.raises(ConnectionError, match="pager service unreachable"):
+        spark_kindling.run("readings.to_silver", use_dag=True)
+
+    failed = signal_recorder.assert_emitted_once("orchestrator.execution_failed", error_type="ConnectionError",
+                                                 failed_pipes=[])
+    started = signal_recorder.assert_emitted_once("orchestrator.execution_started")
+    assert failed["run_id"] == started["run_id"]
+    signal_recorder.assert_not_emitted("orchestrator.pipe_started")
+    assert not spark_kindling.table_path("silver.readings").exists()

@@ -23,6 +23,7 @@ of the next test's.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import importlib
@@ -41,7 +42,8 @@ from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH
 from pytest_kindling_signals.frameworks.emission import Emission
 from pytest_kindling_signals.frameworks.base import Framework, FrameworkError
 
-__all__ = ["CATALOG_PATH", "ALIASES_PATH", "SparkKindling", "SparkKindlingState", "SparkKindlingTaps"]
+__all__ = ["CATALOG_PATH", "ALIASES_PATH", "SparkKindling", "SparkKindlingReset", "SparkKindlingState",
+           "SparkKindlingTaps"]
 
 logger = logging.getLogger("pytest_kindling_signals.frameworks.spark_kindling.adapter")
 
@@ -186,15 +188,11 @@ class SparkKindling(Framework):
     def test_provider(self) -> Iterator[SparkKindlingTaps]:
         yield SparkKindlingTaps()
 
-    @contextmanager
-    def isolation(self) -> Iterator[None]:
-        """The test sees spark-kindling's registries, singletons, signal receivers and config as
-        they were before it, and the next test none of its changes (:class:`SparkKindlingState`)."""
-        state = SparkKindlingState.capture()
-        try:
-            yield
-        finally:
-            state.restore()
+    def isolation(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing around every test: the ``spark_kindling`` plugin resets spark-kindling's state
+        (:class:`SparkKindlingReset`) around the tests that use one of the plugin's fixtures or
+        markers, and leaves the others alone (a test that touches no fixture costs nothing)."""
+        return contextlib.nullcontext()
 
     def conformance_paths(self) -> tuple[Path, Path] | None:
         return (QUICK_REFERENCE_PATH, ALIASES_PATH)
@@ -270,16 +268,37 @@ def _structure(value: Any, memo: dict[int, Any] | None = None) -> Any:
     return made
 
 
+def _same(live: Any, saved: Any) -> bool:
+    """``live == saved``, in C for containers (identical items are equal without their ``__eq__``);
+    an item whose ``__eq__`` can't answer (a pyspark Column) counts as changed."""
+    try:
+        return bool(live == saved)
+    except Exception:
+        return False
+
+
 def _put_back(live: Any, saved: Any) -> None:
-    """Make the container ``live`` hold what ``saved`` held, keeping ``live``'s identity."""
+    """Make the container ``live`` hold what ``saved`` held, keeping ``live``'s identity; a dict's
+    entries are put back one by one, so the cost is that of what changed, not of the whole dict."""
     if saved is live:  # it could not be copied
         return
-    saved = _structure(saved)
-    if isinstance(live, dict):
-        live.clear()
-        live.update(saved)
+    if isinstance(live, dict) and isinstance(saved, dict):
+        for key in [k for k in live if k not in saved]:
+            del live[key]
+        get = live.get
+        for key, value in saved.items():
+            current = get(key, _MISSING)
+            if current is value:
+                continue
+            if current is not _MISSING:
+                try:
+                    if current == value:  # a nested container against its copy: compared in C
+                        continue
+                except Exception:  # an __eq__ that can't answer: put the saved value back
+                    pass
+            live[key] = _structure(value)
     elif isinstance(live, list):
-        live[:] = saved
+        live[:] = _structure(saved)
     elif isinstance(live, set):
         live.clear()
         live.update(saved)
@@ -295,7 +314,25 @@ class _Slots:
         self.values = dict(found)
         self.contents = {n: _structure(v) for n, v in found.items() if isinstance(v, _CONTAINERS)}
 
-    def restore(self) -> None:
+    def _live(self) -> dict[str, Any]:
+        if self.every:
+            return vars(self.owner)  # type: ignore[no-any-return]
+        return {n: getattr(self.owner, n, _MISSING) for n in self.values}
+
+    def matches(self) -> bool:
+        """Whether the owner holds what was captured: the same values, containers with the same
+        contents. Compared in C (``==`` on dicts and lists tells identical items equal without
+        calling their ``__eq__``), so an unchanged registry of hundreds costs microseconds."""
+        try:
+            return bool(self._live() == self.values and all(
+                self.values[n] == saved for n, saved in self.contents.items()))
+        except Exception:  # an item whose __eq__ can't say (a pyspark Column): treat as changed
+            return False
+
+    def restore(self) -> bool:
+        """Put back what differs; returns whether anything did."""
+        if self.matches():
+            return False
         if self.every:
             for name in set(vars(self.owner)) - set(self.values):
                 delattr(self.owner, name)
@@ -303,7 +340,13 @@ class _Slots:
             if getattr(self.owner, name, _MISSING) is not value:
                 setattr(self.owner, name, value)
             if name in self.contents:
-                _put_back(value, self.contents[name])
+                try:
+                    same = value == self.contents[name]
+                except Exception:
+                    same = False
+                if not same:
+                    _put_back(value, self.contents[name])
+        return True
 
 
 _MISSING = object()
@@ -341,15 +384,17 @@ class SparkKindlingState:
     def __init__(self) -> None:
         self._main_had_injector = False
         self._injector: Any = None
+        self._modules: tuple[bool, ...] = ()
         self._slots: list[_Slots] = []
         self._receivers: list[tuple[Any, frozenset[Any]]] = []
-        self._configs: list[tuple[Any, dict[str, Any]]] = []
+        self._configs: list[_Config] = []
         self._executor: Any = None
 
     @classmethod
     def capture(cls) -> SparkKindlingState:
         state = cls()
         modules = sys.modules
+        state._modules = _imported()
         for module_name, class_name, names in _CLASS_STATE:
             module = modules.get(module_name)
             owner = getattr(module, class_name, None) if class_name else module
@@ -389,28 +434,156 @@ class SparkKindlingState:
                     state._receivers.append((signal, frozenset(getattr(signal, "receivers", {}))))
             config = getattr(instance, "dynaconf", None)
             if callable(getattr(config, "as_dict", None)):
-                state._configs.append((config, _config_copy(config)))
+                state._configs.append(_Config(config))
         return state
 
-    def restore(self) -> None:
-        """Put the captured state back; see the class docstring for what that covers."""
+    def matches(self) -> bool:
+        """Whether spark-kindling's state is still what was captured (a cheap check: see :class:`_Slots`)."""
         import __main__
 
+        if _imported() != self._modules:
+            return False
+        if getattr(__main__, "_global_injector_instance", None) is not self._injector:
+            return False
+        signals = sys.modules.get("kindling.signaling")
+        if signals is not None and signals.DataSignals._executor is not self._executor:
+            return False
+        return (all(frozenset(getattr(signal, "receivers", {})) == receivers for signal, receivers in self._receivers)
+                and all(config.matches() for config in self._configs)
+                and all(slots.matches() for slots in self._slots))
+
+    def restore(self) -> int:
+        """Put the captured state back (see the class docstring for what that covers); returns how
+        many objects had changed. What didn't change is compared, not copied."""
+        import __main__
+
+        restored = 0
         if self._main_had_injector:  # back even if the test called kindling.reset()
-            __main__._global_injector_instance = self._injector
+            if getattr(__main__, "_global_injector_instance", None) is not self._injector:
+                __main__._global_injector_instance = self._injector
+                restored += 1
         signals = sys.modules.get("kindling.signaling")
         executor = getattr(getattr(signals, "DataSignals", None), "_executor", None)
         if executor is not None and executor is not self._executor:
             executor.shutdown(wait=True)  # async handlers started by the test finish within it
         for signal, receivers in self._receivers:
-            for receiver_id in set(getattr(signal, "receivers", {})) - receivers:
+            added = set(getattr(signal, "receivers", {})) - receivers
+            for receiver_id in added:
                 receiver = _receiver(signal.receivers.get(receiver_id))
                 if receiver is not None:
                     signal.disconnect(receiver)
-        for config, values in self._configs:
-            _restore_config(config, values)
+            restored += bool(added)
+        for config in self._configs:
+            restored += config.restore()
         for slots in self._slots:
-            slots.restore()
+            restored += slots.restore()
+        return restored
+
+
+class SparkKindlingReset:
+    """The per-test reset: spark-kindling's state before a test, put back after it.
+
+    The snapshot is kept between tests: after a reset the state *is* the
+    snapshot, so the next test only checks that nothing moved in between (a
+    session or module fixture that declared, a test the reset left alone) and
+    takes a new snapshot only then. A test costs that check and the put-back of
+    what it changed, not a copy of everything the project declared::
+
+        with SparkKindlingReset.isolated():
+            DataEntities.entity(entityid="bronze.orders", ...)
+        # "bronze.orders" is no longer registered
+    """
+
+    _baseline: SparkKindlingState | None = None
+    _lock = threading.Lock()
+    #: snapshots taken and tests reset in this process (for the bench and the tests)
+    captures = 0
+    resets = 0
+
+    @classmethod
+    def baseline(cls) -> SparkKindlingState:
+        """The state as it is now: the kept snapshot when nothing moved since, else a new one."""
+        with cls._lock:
+            if cls._baseline is None or not cls._baseline.matches():
+                cls._baseline = SparkKindlingState.capture()
+                cls.captures += 1
+            return cls._baseline
+
+    @classmethod
+    @contextmanager
+    def isolated(cls) -> Iterator[SparkKindlingState]:
+        state = cls.baseline()
+        try:
+            yield state
+        finally:
+            with cls._lock:
+                state.restore()
+                cls.resets += 1
+
+
+def _imported() -> tuple[bool, ...]:
+    """Which of the modules that hold spark-kindling's state are imported (one that is imported
+    later holds state the capture didn't see)."""
+    modules = sys.modules
+    return (*(name in modules for name, _, _ in _CLASS_STATE), "kindling.injection" in modules)
+
+
+class _Config:
+    """The values of one config service (its Dynaconf): put back through its own ``set``/``unset``."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.values = _config_copy(config)
+        self.store = _store(config)
+        self.saved = _plain(self.store) if self.store is not None else None
+
+    def matches(self) -> bool:
+        store = _store(self.config)
+        if store is None or self.saved is None:
+            return _same(self.config.as_dict(), self.values)
+        try:  # Dynaconf's own store compared in C (as_dict() rebuilds every value: 100x slower)
+            return store is self.store and dict.__eq__(store, self.saved) is True
+        except Exception:
+            return False
+
+    def restore(self) -> bool:
+        if self.matches():
+            return False
+        store, saved = _store(self.config), self.saved
+        if store is None or store is not self.store or saved is None:
+            _restore_config(self.config, self.values)
+            return True
+        changed = _changed_keys(store, saved)
+        if any(k in saved and k not in self.values for k in changed):
+            _restore_config(self.config, self.values)
+            return True
+        for key in changed:  # only the sections that changed go through Dynaconf
+            if key not in saved:
+                self.config.unset(key)
+            else:
+                _set_config(self.config, key, self.values[key])
+        return True
+
+
+def _changed_keys(live: dict[str, Any], saved: dict[str, Any]) -> list[str]:
+    try:  # one comparison per section, in C; an __eq__ that can't answer: the slow way
+        return [k for k in live.keys() | saved.keys() if live.get(k, _MISSING) != saved.get(k, _MISSING)]
+    except Exception:
+        return [k for k in live.keys() | saved.keys() if not _same(live.get(k, _MISSING), saved.get(k, _MISSING))]
+
+
+def _store(config: Any) -> dict[str, Any] | None:
+    store = getattr(getattr(config, "_wrapped", None), "store", None)
+    return store if isinstance(store, dict) else None
+
+
+def _plain(value: Any) -> Any:
+    """Dicts and lists (Dynaconf's subclasses too) as plain ones, other values shared."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _singleton_scope(injector: Any) -> Any:
@@ -437,5 +610,12 @@ def _restore_config(config: Any, values: dict[str, Any]) -> None:
     for key in set(current) - set(values):
         config.unset(key)
     for key, value in values.items():
-        if key not in current or current[key] != value:
-            config.set(key, copy.deepcopy(value))
+        if key not in current or not _same(current[key], value):
+            _set_config(config, key, value)
+
+
+def _set_config(config: Any, key: str, value: Any) -> None:
+    try:  # replace, don't merge: a key the test added under a section goes too
+        config.set(key, copy.deepcopy(value), merge=False)
+    except TypeError:  # a Dynaconf without merge=
+        config.set(key, copy.deepcopy(value))

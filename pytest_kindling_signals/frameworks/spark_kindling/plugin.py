@@ -27,18 +27,26 @@ spark-kindling a test only asks for ``spark_kindling``::
 
 What the fixtures do:
 
-- ``spark_kindling_session`` (session scope): one Delta-enabled local Spark
-  session on the loopback address and one ``kindling.initialize`` on its
-  ``standalone`` platform for the whole process (spark-kindling can't
-  initialise twice in one process). Its config is the
-  ``spark_kindling_config`` fixture's, which a conftest may override.
+- ``spark_kindling_session`` (session scope): one Delta-enabled Spark session
+  on the engine the plugin's options chose (``kindling_spark_engine``: by
+  default ``local[2]`` on the loopback address; a throwaway cluster, a Spark
+  Connect server) and one ``kindling.initialize`` on its ``standalone``
+  platform for the whole process, each xdist worker's (spark-kindling can't
+  initialise twice in one process). Its config is the ``spark_kindling_config``
+  fixture's, which a conftest may override.
 - ``spark_kindling`` (per test): a :class:`SparkKindlingHarness` with a
-  fresh table root under the test's ``tmp_path``, and spark-kindling's
-  registries, singletons, signal receivers and config put back after the
-  test (:class:`~pytest_kindling_signals.frameworks.spark_kindling.adapter.SparkKindlingState`),
-  so two tests may declare the same ids differently.
-  ``@pytest.mark.spark_kindling(watermarks=True)`` registers the
+  fresh table root under the test's ``tmp_path``, its streaming runtime
+  (:mod:`.streaming`) and a local platform service (:mod:`.platform`) on
+  demand, and spark-kindling's registries, singletons, signal receivers and
+  config put back after the test
+  (:class:`~pytest_kindling_signals.frameworks.spark_kindling.adapter.SparkKindlingReset`),
+  so two tests may declare the same ids differently. Tests that take another
+  fixture or marker of the plugin are reset too; tests that take none are left
+  alone. ``@pytest.mark.spark_kindling(watermarks=True)`` registers the
   ``WatermarkAspect`` for the test (its standalone bootstrap doesn't).
+- A test that errors because spark-kindling was initialised a second time
+  (a fixture that calls ``GlobalInjector.reset()``) gets a section under its
+  traceback that says so and names the fixture that works.
 
 Importing this module imports no ``kindling``; with this project's own
 framework (``kindling-signals``) installed instead, the fixtures fail with
@@ -47,11 +55,12 @@ a message that says so.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,12 +68,23 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kindling_signals.names import UnknownNameError, declared_names
-from pytest_kindling_signals.frameworks.spark_kindling.adapter import SparkKindling, SparkKindlingState
+from pytest_kindling_signals.spark import (
+    ENV_DRIVER_MEMORY,
+    ENV_MASTER,
+    ENV_REMOTE,
+    ENV_TEMP_DIR,
+    JarCache,
+    SparkEngine,
+    is_loopback_master,
+)
+from pytest_kindling_signals.frameworks.spark_kindling.adapter import SparkKindling, SparkKindlingReset
+from pytest_kindling_signals.frameworks.spark_kindling.platform import LocalPlatformService, bind_local_platform
+from pytest_kindling_signals.frameworks.spark_kindling.streaming import SparkKindlingStreaming, stop_active_queries
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["MARKER", "SparkKindlingHarness", "SparkKindlingSession"]
+__all__ = ["MARKER", "SparkKindlingHarness", "SparkKindlingSession", "reinitialised_hint"]
 
 MARKER = "spark_kindling"
 _WRITE_MODES = {"write": "write_to_entity", "merge": "merge_to_entity", "append": "append_to_entity",
@@ -112,10 +132,13 @@ class SparkKindlingSession:
         self.config = config
 
     @classmethod
-    def start(cls, config: dict[str, Any], workdir: Path) -> SparkKindlingSession:
+    def start(cls, config: dict[str, Any], workdir: Path, *, master: str | None = None,
+              remote: str | None = None) -> SparkKindlingSession:
+        """The process's session: on ``remote`` (a Spark Connect address) if given, else on
+        ``master`` (default ``local[2]``); spark-kindling initialised on it once."""
         with cls._lock:
             if cls._current is None:
-                spark = _spark_session(workdir)
+                spark = _spark_session(workdir, master, remote)
                 import __main__
 
                 # spark-kindling's get_or_create_spark_session looks in __main__ first
@@ -126,27 +149,70 @@ class SparkKindlingSession:
                 cls._current = cls(spark, dict(config))
             return cls._current
 
+    @property
+    def is_connect(self) -> bool:
+        """Whether the session is a Spark Connect client (no ``sparkContext``, no JVM here)."""
+        return "connect" in type(self.spark).__module__
+
     def __repr__(self) -> str:
-        return f"<SparkKindlingSession {self.spark.sparkContext.master} platform={self.config.get('platform')!r}>"
+        where = "Spark Connect" if self.is_connect else self.spark.sparkContext.master
+        return f"<SparkKindlingSession {where} platform={self.config.get('platform')!r}>"
 
 
-def _spark_session(workdir: Path) -> SparkSession:
+def _spark_session(workdir: Path, master: str | None = None, remote: str | None = None) -> SparkSession:
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    # Before the JVM starts: the driver binds to the loopback address only, and
-    # Python workers run this interpreter (the virtualenv that has spark-kindling).
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Before the JVM starts: Python workers run this interpreter (the virtualenv that has spark-kindling).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from delta import configure_spark_with_delta_pip
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if remote:
+        return _connect(remote)
+    master = master or SPARK_CONF["spark.master"]
+    settings = {**SPARK_CONF, "spark.master": master, "spark.sql.warehouse.dir": str(workdir / "warehouse")}
+    if is_loopback_master(master):
+        # The driver binds and advertises the loopback address only.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    else:  # a remote cluster's executors must reach the driver: it picks its own address
+        for key in ("spark.driver.host", "spark.driver.bindAddress"):
+            settings.pop(key)
+    if os.environ.get(ENV_DRIVER_MEMORY):  # the engine's share of the machine for this process
+        settings["spark.driver.memory"] = os.environ[ENV_DRIVER_MEMORY]
+    if os.environ.get(ENV_TEMP_DIR):
+        settings["spark.sql.warehouse.dir"] = str(Path(os.environ[ENV_TEMP_DIR]) / f"warehouse-{os.getpid()}")
 
-    builder = SparkSession.builder
-    for key, value in {**SPARK_CONF, "spark.sql.warehouse.dir": str(workdir / "warehouse")}.items():
-        builder = builder.config(key, value)
-    spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    def start(jars: dict[str, str]) -> SparkSession:
+        builder = SparkSession.builder
+        for key, value in {**settings, **jars}.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+
+    def resolved(session: SparkSession) -> str:
+        return str(session.sparkContext.getConf().get("spark.jars", None) or "")
+
+    # Delta's jars resolved once per machine, then every session (each xdist worker's) starts
+    # from their local paths: no Ivy resolution, no two processes writing one Ivy cache.
+    spark = JarCache.for_delta().start(start, resolved)
     spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _connect(remote: str) -> SparkSession:
+    """A Spark Connect client session; the server owns Delta's extension and catalog."""
+    from pyspark.sql import SparkSession
+
+    try:
+        spark = SparkSession.builder.remote(remote).getOrCreate()
+        spark.version  # the first round trip: a server that is not there fails here
+    except ImportError as exc:
+        raise RuntimeError(f"Spark Connect ({remote}) needs pyspark's connect client: "
+                           f"pip install 'pyspark[connect]==3.5.5' ({exc})") from exc
+    except Exception as exc:
+        raise RuntimeError(f"could not reach the Spark Connect server at {remote}: {type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}. Is it running? Start one with "
+                           "--kindling-spark-connect-server") from exc
     return spark
 
 
@@ -169,6 +235,8 @@ class SparkKindlingHarness:
         #: where this test's Delta tables are (``kindling.storage.table_root``)
         self.table_root = table_root
         self._watermark_aspect: Any = None
+        self._streaming: SparkKindlingStreaming | None = None
+        self._platform: LocalPlatformService | None = None
 
     @property
     def spark(self) -> SparkSession:
@@ -243,6 +311,37 @@ class SparkKindlingHarness:
             self._watermark_aspect = aspect
         return self._watermark_aspect
 
+    @property
+    def streaming(self) -> SparkKindlingStreaming:
+        """spark-kindling's streaming runtime for this test (:class:`SparkKindlingStreaming`): start
+        streaming pipes through its ``StreamingOrchestrator``, wait for rows or batches, stop them,
+        make a query fail or stall on purpose. Its checkpoints go under the test's ``tmp_path``."""
+        if self._streaming is None:
+            self._streaming = SparkKindlingStreaming(self.get, self.table_root.parent / "checkpoints")
+        return self._streaming
+
+    def local_platform(self, root: str | os.PathLike[str] | None = None, **options: Any) -> LocalPlatformService:
+        """Bind a :class:`~pytest_kindling_signals.frameworks.spark_kindling.platform.LocalPlatformService`
+        through spark-kindling's dependency injection for this test: ``DataAppDeployer`` then deploys
+        apps to a folder (``root``, default ``<tmp_path>/platform``) and runs their jobs as local
+        ``spark-submit`` processes, which the test's teardown cancels if still running."""
+        if self._platform is None:
+            self._platform = bind_local_platform(root or self.table_root.parent / "platform", **options)
+        return self._platform
+
+    def close(self) -> None:
+        """Stop what the test left streaming or running (the fixture's teardown, before spark-kindling's
+        state is put back)."""
+        try:
+            if self._streaming is not None:
+                self._streaming.close()
+                stop_active_queries(self.spark)  # queries the test started by hand, too
+        finally:
+            self._streaming = None
+            if self._platform is not None:
+                self._platform.close()
+                self._platform = None
+
     def __repr__(self) -> str:
         return f"<SparkKindlingHarness table_root={str(self.table_root)!r}>"
 
@@ -254,9 +353,14 @@ def _not_registered(kind: str, name: str, registered: list[str], how: str) -> Un
         declared=declared_names(sorted(registered), "entities" if kind == "entity" else "pipes"))
 
 
+@functools.lru_cache(maxsize=None)
+def _spark_kindling_installed() -> bool:
+    return SparkKindling.is_installed()
+
+
 def _require_spark_kindling() -> None:
     __tracebackhide__ = True
-    if SparkKindling.is_installed():
+    if _spark_kindling_installed():
         return
     try:
         here = f"the `kindling` installed here is kindling-signals {metadata.version('kindling-signals')}, " \
@@ -303,6 +407,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.spark)
 
 
+#: What spark-kindling 0.14 raises when it is initialised again after its injector was reset.
+REINITIALISED = "Can't instantiate abstract class ConfigService"
+
+
+def _reinitialised(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if REINITIALISED in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def reinitialised_hint(fixturenames: Sequence[str]) -> str:
+    """Why spark-kindling failed to initialise, and the fixture that works (shown under the error)."""
+    resetting = [n for n in fixturenames if "reset" in n and "kindling" in n and not n.startswith("_")]
+    where = (f"the fixture {', '.join(f'`{n}`' for n in resetting)} (it calls GlobalInjector.reset())" if resetting
+             else "GlobalInjector.reset() or kindling.reset() (in a fixture or the test)")
+    return (
+        "spark-kindling 0.14 can't be initialised twice in one process: "
+        f"{where} drops the bindings spark-kindling made when it was imported and initialised, "
+        "so initialising it again can't build its ConfigService (CallError: ... Can't instantiate "
+        "abstract class ConfigService).\n"
+        "Take the `spark_kindling` fixture of pytest-kindling-signals instead (of the reset fixture and "
+        "of initialize_framework(...) in the test): it initialises spark-kindling once per process and "
+        "puts back, after each test, what the test declared, configured and connected. Declarations your "
+        "package makes when imported go in a session-scoped fixture that takes `spark_kindling_session`; "
+        "settings files in an override of `spark_kindling_config` (\"config_files\": [...]). "
+        "Recipe: docs/spark-kindling.md, \"Projects made by kindling-cli\".")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.failed and call.excinfo is not None and _reinitialised(call.excinfo.value):
+        report.sections.append(("spark-kindling: initialised twice",
+                                reinitialised_hint(getattr(item, "fixturenames", ()))))
+    return report
+
+
 @pytest.fixture(scope="session")
 def spark_kindling_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The config of the process's one ``kindling.initialize``: the ``standalone`` platform,
@@ -318,11 +463,17 @@ def spark_kindling_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 
 @pytest.fixture(scope="session")
-def spark_kindling_session(spark_kindling_config: dict[str, Any],
-                           tmp_path_factory: pytest.TempPathFactory) -> SparkKindlingSession:
-    """The Delta-enabled local Spark session and spark-kindling initialised on it, once per process."""
+def spark_kindling_session(spark_kindling_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+                           kindling_spark_engine: SparkEngine) -> SparkKindlingSession:
+    """The Delta-enabled Spark session and spark-kindling initialised on it, once per process: on the
+    engine the plugin's options chose (``--kindling-spark-master``, ``-remote``, ``-cluster N``,
+    ``-connect-server``), else ``local[2]`` on 127.0.0.1."""
     _require_spark_kindling()
-    return SparkKindlingSession.start(spark_kindling_config, tmp_path_factory.mktemp("spark"))
+    engine = kindling_spark_engine
+    # An xdist worker's engine knows no addresses: the controller started it and exported them.
+    return SparkKindlingSession.start(spark_kindling_config, tmp_path_factory.mktemp("spark"),
+                                      master=engine.master or os.environ.get(ENV_MASTER),
+                                      remote=engine.remote or os.environ.get(ENV_REMOTE))
 
 
 @pytest.fixture
@@ -332,12 +483,33 @@ def spark_kindling(request: pytest.FixtureRequest, spark_kindling_session: Spark
     configures seen by the next test. ``@pytest.mark.spark_kindling(watermarks=True)``
     registers the watermark aspect."""
     watermarks = _watermarks_option(request.node)
-    state = SparkKindlingState.capture()
-    try:
+    with SparkKindlingReset.isolated():
         harness = SparkKindlingHarness(spark_kindling_session, tmp_path / "tables")
         harness.get(_kindling("spark_config").ConfigService).set("kindling.storage.table_root", str(harness.table_root))
         if watermarks:
             harness.enable_watermarks()
-        yield harness
-    finally:
-        state.restore()
+        try:
+            yield harness
+        finally:
+            harness.close()
+
+
+#: Fixtures of the plugin's after which a test's changes to spark-kindling are undone
+#: (``spark_kindling`` undoes them itself).
+RESET_FIXTURES = frozenset({"spark_kindling_session", "signal_recorder", "signal_provider", "signal_catalog"})
+RESET_MARKERS = (MARKER, "kindling_signals")
+
+
+@pytest.fixture(autouse=True)
+def _spark_kindling_reset(request: pytest.FixtureRequest) -> Iterator[None]:
+    """spark-kindling's state put back after a test that uses a fixture or marker of the plugin
+    (once: ``spark_kindling`` does it itself); tests that use none are left alone, at no cost."""
+    names = request.fixturenames
+    if ("spark_kindling" in names
+            or not (RESET_FIXTURES.intersection(names)
+                    or any(request.node.get_closest_marker(m) is not None for m in RESET_MARKERS))
+            or not _spark_kindling_installed()):
+        yield
+        return
+    with SparkKindlingReset.isolated():
+        yield
