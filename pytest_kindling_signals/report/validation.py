@@ -1,4 +1,10 @@
-"""Payload validation for the report, its verdicts remembered by payload shape (findings stay exact)."""
+"""Payload validation for the report, its verdicts remembered by payload shape (findings stay exact).
+
+The collector hands it a batch of one test's emissions at a time
+(:class:`BatchCheck`): shapes are worked out a column at a time
+(:class:`ColumnShapes`), a test's lifecycles kept as two flat lists
+(:class:`Lifecycle`) and checked with sets first (:func:`lifecycles_clean`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, compress, repeat
-from operator import itemgetter
+from operator import eq, itemgetter
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -164,11 +170,17 @@ def payload_finding(v: Violation, test: str, index: int) -> Finding:
 # findings stay exact (counted per payload, with their first occurrence's values).
 # A column whose part varies (a field sometimes null) adds its part to each row's key.
 
-#: Emissions a collector keeps before it checks them (and whenever the test changes).
-BATCH = 256
+#: Emissions a collector keeps before it checks them (and whenever the test changes). Small
+#: enough that a batch's payloads (two or three container objects each) stay under the
+#: garbage collector's first threshold (700 allocations): a batch that crosses it is kept
+#: alive through a collection and promoted, and then every batch pays a collection (10% of
+#: the report's cost on an emission-heavy test, measured with 256).
+BATCH = 128
 
 _UNCACHEABLE: Any = object()
 _EMPTY: frozenset[type] = frozenset()
+_EMPTY_TYPES: set[type] = set()  # never changed: the types of an absent column
+_DICT = frozenset({dict})
 _name_of, _payload_of = itemgetter(0), itemgetter(2)
 
 
@@ -220,11 +232,25 @@ def _in_range(col: Sequence[Any], types: set[type], low: Any, high: Any) -> bool
     return False
 
 
-def _rule_parts(prop: Mapping[str, Any], col: Sequence[Any] | None, types: set[type]) -> list[tuple[bool, Any]]:
+#: A field's value rules, compiled once per signal: (field, enum?, the pattern's search or
+#: None, range?, minimum, maximum), in the order :func:`_value_rules` tests them.
+Rule = tuple[str, bool, Callable[[str], Any] | None, bool, Any, Any]
+
+
+def _compile_rule(field: str, prop: Mapping[str, Any]) -> Rule:
+    ranged = "minimum" in prop or "maximum" in prop
+    search = re.compile(prop["pattern"]).search if "pattern" in prop else None
+    return (field, "enum" in prop, search, ranged, prop.get("minimum", -math.inf), prop.get("maximum", math.inf))
+
+
+def _rule_parts(rule: Rule, col: Sequence[Any] | None, types: set[type],
+                matched: dict[Any, set[str]] | None = None) -> list[tuple[bool, Any]]:
     """The parts :func:`_value_rules` gives one field (enum, pattern, range), for a column;
-    ``col`` None: the field is absent from these payloads."""
+    ``col`` None: the field is absent from these payloads. ``matched``: per pattern, the
+    strings last seen to match it (a value's verdict is its own: only new values are searched)."""
+    _, enum, search, ranged, low, high = rule
     parts: list[tuple[bool, Any]] = []
-    if "enum" in prop:
+    if enum:
         if col is None:
             parts.append((True, _ABSENT))
         else:
@@ -232,16 +258,21 @@ def _rule_parts(prop: Mapping[str, Any], col: Sequence[Any] | None, types: set[t
                 parts.append((True, col[0]) if len(set(col)) == 1 else (False, col))
             except TypeError:  # an unhashable value: that row is validated in full
                 parts.append((False, [v if _hashable(v) else _UNCACHEABLE for v in col]))
-    if "pattern" in prop:
-        search = re.compile(prop["pattern"]).search
+    if search is not None:
         if col is None or str not in types:
             parts.append((True, False))
-        elif len(types) == 1 and all(map(search, col)):
-            parts.append((True, True))
+        elif len(types) == 1:
+            distinct = set(col)
+            known = matched.get(search) if matched is not None else None
+            if all(map(search, distinct if known is None else distinct - known)):
+                if matched is not None:
+                    matched[search] = distinct  # one column's values: ids repeat in pre_ and post_
+                parts.append((True, True))
+            else:
+                parts.append((False, [search(v) is not None for v in col]))
         else:
             parts.append((False, [type(v) is str and search(v) is not None for v in col]))
-    if "minimum" in prop or "maximum" in prop:
-        low, high = prop.get("minimum", -math.inf), prop.get("maximum", math.inf)
+    if ranged:
         if col is None or types.isdisjoint({int, float}):
             parts.append((True, False))
         elif _in_range(col, types, low, high):
@@ -269,17 +300,22 @@ class ColumnShapes:
 
     def __init__(self, catalog: SignalCatalog) -> None:
         self._catalog = catalog
-        # signal -> (its properties, json only); None: validate in full always
-        self._plans: dict[str, tuple[Mapping[str, Mapping[str, Any]], bool] | None] = {}
+        # signal -> (its fields' compiled value rules, each with its parts when the field is
+        # absent, json only); None: validate in full always
+        self._plans: dict[str, tuple[list[tuple[Rule, list[tuple[bool, Any]]]], bool] | None] = {}
+        # a pattern's search -> the strings of the last column seen to match it
+        self._matched: dict[Any, set[str]] = {}
 
-    def _plan(self, name: str) -> tuple[Mapping[str, Mapping[str, Any]], bool] | None:
+    def _plan(self, name: str) -> tuple[list[tuple[Rule, list[tuple[bool, Any]]]], bool] | None:
         plan = self._plans.get(name, _UNSET)
         if plan is _UNSET:
             props = self._catalog.json_schema(name).get("properties", {})
             plan = None
             if not any(set(prop) - _KNOWN_KEYWORDS or set(prop.get("items", {})) - {"type"}
                        for prop in props.values()):
-                plan = ({f: p for f, p in props.items() if {"enum", "pattern", "minimum", "maximum"} & set(p)},
+                rules = [_compile_rule(f, p) for f, p in props.items()
+                         if {"enum", "pattern", "minimum", "maximum"} & set(p)]
+                plan = ([(rule, _rule_parts(rule, None, _EMPTY_TYPES)) for rule in rules],
                         self._catalog[name].json_payload)
             self._plans[name] = plan
         return plan
@@ -295,8 +331,10 @@ class ColumnShapes:
         columns = dict(zip(fields, zip(*map(dict.values, payloads)))) if fields else {}
         types = {f: set(map(type, col)) for f, col in columns.items()}
         type_parts = [_type_part(columns[f], types[f], json_only) for f in fields]
-        rule_parts = [part for f, prop in ruled.items()
-                      for part in _rule_parts(prop, columns.get(f), types.get(f, set()))]
+        matched = self._matched
+        rule_parts = [part for rule, absent in ruled
+                      for part in (absent if rule[0] not in columns else
+                                   _rule_parts(rule, columns[rule[0]], types[rule[0]], matched))]
         if all(const for const, _ in type_parts) and all(const for const, _ in rule_parts):
             key = (name, fields, tuple(v for _, v in type_parts), tuple(v for _, v in rule_parts))
             try:
@@ -357,9 +395,8 @@ def _positions(names: Sequence[str], wanted: Sequence[str]) -> list[int]:
     if not wanted:
         return []
     if len(wanted) == 1:
-        one = wanted[0]
-        return [i for i, n in enumerate(names) if n == one]
-    return [i for i, n in enumerate(names) if n in wanted]
+        return list(compress(range(len(names)), map(eq, names, repeat(wanted[0]))))
+    return list(compress(range(len(names)), map(frozenset(wanted).__contains__, names)))
 
 
 FindingKeys = tuple[tuple[str, ...], ...]
@@ -456,7 +493,8 @@ class BatchCheck:
         shapes: dict[Any, list[int]] = {}  # key -> [first row, rows]
         singles: list[int] = []  # rows validated in full
         for name in documented:
-            rows = range(len(batch)) if len(counts) == 1 else [i for i, n in enumerate(names) if n == name]
+            rows = (range(len(batch)) if len(counts) == 1
+                    else list(compress(range(len(batch)), map(eq, names, repeat(name)))))
             self._shape_rows(name, rows, payloads, shapes, singles, row_keys)
         # in the order of each shape's first payload: the first emitted keeps a finding's values
         order = sorted([(first, key) for key, (first, _) in shapes.items()] + [(i, None) for i in singles],
@@ -489,7 +527,7 @@ class BatchCheck:
             names, payloads = list(compress(names, chosen)), list(compress(payloads, chosen))
         fields = {pair[n] for n in counts if n in pair}
         if (isinstance(life, Lifecycle) and len(fields) == 1 and len(next(iter(fields))) == 1
-                and all(type(p) is dict for p in payloads)):
+                and set(map(type, payloads)) <= _DICT):
             ((by,),) = fields
             life.extend_single(names[:room], map(dict.get, payloads[:room], repeat(by)))
         else:
@@ -498,8 +536,8 @@ class BatchCheck:
 
     def _shape_rows(self, name: str, rows: Sequence[int], payloads: list[Any], shapes: dict[Any, list[int]],
                     singles: list[int], row_keys: list[Any]) -> None:
-        mine = [payloads[i] for i in rows] if not isinstance(rows, range) else payloads
-        if not all(type(p) is dict for p in mine):
+        mine = list(map(payloads.__getitem__, rows)) if not isinstance(rows, range) else payloads
+        if not set(map(type, mine)) <= _DICT:
             for i in rows:
                 self._count(shapes, singles, row_keys, i, self.verdicts.key(name, payloads[i]))
             return
@@ -511,7 +549,8 @@ class BatchCheck:
             for i, f in zip(rows, fields):
                 tables.setdefault(f, []).append(i)
         for table_rows in tables.values():
-            const, keys = self.shapes.keys(name, [payloads[i] for i in table_rows])
+            table = mine if len(tables) == 1 else list(map(payloads.__getitem__, table_rows))
+            const, keys = self.shapes.keys(name, table)
             if const:
                 if keys is None:
                     singles.extend(table_rows)

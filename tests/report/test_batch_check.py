@@ -195,3 +195,18 @@ def test_a_lifecycle_reads_like_the_list_of_its_records() -> None:
     life.extend(records)
     assert list(life) == records and len(life) == 3
     assert [life[i] for i in range(3)] == records and life[1:] == records[1:] and life[-1] == ("", ())
+
+
+def test_a_patterns_verdict_is_remembered_per_value_and_a_new_bad_value_is_still_found(
+        catalog: SignalCatalog) -> None:
+    good = {"id": IDS[0], "at": TIMES[0], "parent": None, "boxes": 1, "weight": 0.5, "mode": "air",
+            "labels": ["a"]}
+    check, data = BatchCheck(catalog, {}, 10), SessionData()
+    first = [emission("shop.post_pack", {**good, "id": oid}) for oid in (IDS[0], IDS[1], IDS[3])]
+    check.check(first, "t.py::test", 0, data, [])  # these ids are now known to match
+    assert data.findings == {}
+    again = [emission("shop.post_pack", {**good, "id": oid}) for oid in (IDS[1], IDS[2], IDS[0], IDS[2])]
+    check.check(again, "t.py::test", 0, data, [])  # known ids and one new id, which doesn't match
+    (finding,) = data.findings.values()
+    assert (finding.field, finding.count, finding.actual) == ("id", 2, "string 'not-a-uuid'")
+    assert data.findings == reference(first + again, catalog, "t.py::test", 0).findings
