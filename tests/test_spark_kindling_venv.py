@@ -124,7 +124,9 @@ class _SuiteRun:
 def _run_suite(venv: _Venv, name: str, *options: str) -> _SuiteRun:
     """tests/spark_kindling copied to a project of its own and run there under --kindling-signals."""
     project = venv.root / name
-    shutil.copytree(SUITE, project, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    # without what a run in place left there (caches, the report's data file)
+    shutil.copytree(SUITE, project, ignore=shutil.ignore_patterns(
+        "__pycache__", ".pytest_cache", ".hypothesis", ".kindling-signals*", "artifacts"))
     assert not list(project.rglob("conftest.py")), "a user's suite with no conftest"
     started = time.monotonic()
     result = _run(f"pytest tests/spark_kindling --kindling-signals {' '.join(options)}",
