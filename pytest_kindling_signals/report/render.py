@@ -248,9 +248,9 @@ def render_markdown(report: CoverageReport, gates: Sequence[GateResult] = (),
             out += ["", "| Signal | Problem | Count | First test |", "|---|---|--:|---|"]
             out += [f"| {_code(signal)} | {_md(what)} | {n} | {_code(test)} |" for signal, what, n, test in items]
         out.append("")
-    away = unreachable_lines(report)
-    if away:
-        out += [_md(away[0]), "", *(f"- {_md(line.strip())}" for line in away[1:]), ""]
+    for listed in (known_finding_lines(report), unreachable_lines(report)):
+        if listed:
+            out += [f"**{_md(listed[0].rstrip(':'))}**", "", *(f"- {_md(line.strip())}" for line in listed[1:]), ""]
     if t.missing:
         out += [f"<details><summary>Never emitted ({len(t.missing)})</summary>", ""]
         out += [f"- **{_md(c.name)}**: {', '.join(_span(n) for n in c.missing)}"

@@ -287,7 +287,8 @@ def test_the_report_counts_known_findings_apart_and_names_those_not_seen(user_pr
                 signal_provider.signal("shipping.pre_ship").send("shipping.pre_ship", parcel_id=parcel)
     """)
     result = user_project.runpytest("--kindling-signals", "--kindling-signals-strict",
-                                    "--kindling-signals-report=term", "--kindling-signals-report=json:r.json")
+                                    "--kindling-signals-report=term", "--kindling-signals-report=json:r.json",
+                                    "--kindling-signals-report=markdown:r.md", "--kindling-signals-report=html:r.html")
     result.assert_outcomes(passed=1)
     assert result.ret == 0   # the strict gate passes: the only findings are known
     result.stdout.fnmatch_lines([
@@ -305,3 +306,10 @@ def test_the_report_counts_known_findings_apart_and_names_those_not_seen(user_pr
         ("shipping.pre_ship", "never_closed", 2, "test_the_report_counts_known_findings_apart_and_names_those_not_seen.py::test_two_parcels_left_open"),
         ("shipping.post_ship", "invalid_payload", 0, None),
     ]
+    markdown = (user_project.path / "r.md").read_text()
+    assert ("**Known findings (2, they don't fail the gates)**\n\n- shipping.pre_ship never_closed: 2 times; "
+            "seen in shipping 1.2: a cancelled parcel sends nothing after pre_ship\n") in markdown
+    assert "- shipping.post_ship invalid_payload (field 'weight_kg'): not seen in this run (fixed?" in markdown
+    html = (user_project.path / "r.html").read_text()
+    assert "<summary>Known findings (2, they don&#x27;t fail the gates)</summary>" in html
+    assert "shipping.pre_ship never_closed: 2 times" in html
