@@ -27,11 +27,9 @@ from pytest_kindling_signals.catalog.model import (
     SignalSpec,
     UnknownSignalError,
     Violation,
-    catalog_schema,
-    load_catalog,
-    parse_catalog,
     signal_kind,
 )
+from pytest_kindling_signals.catalog.loading import catalog_schema, load_catalog, parse_catalog
 from pytest_kindling_signals.catalog.contract import ContractFinding, check_contract, check_lifecycles, check_payloads
 from pytest_kindling_signals.catalog.contract import known_match, unseen_known
 from pytest_kindling_signals.catalog.known import RULES, KnownFinding

@@ -14,7 +14,7 @@ does not emit at all, with a reason::
 A quick-reference name the framework emits unchanged needs no entry.
 :func:`conformance` then gives one row per quick-reference signal::
 
-    >>> from pytest_kindling_signals.catalog.model import CATALOGS_DIR, QUICK_REFERENCE_PATH, load_catalog
+    >>> from pytest_kindling_signals.catalog import CATALOGS_DIR, QUICK_REFERENCE_PATH, load_catalog
     >>> qr = load_catalog(QUICK_REFERENCE_PATH)
     >>> sk = load_catalog(CATALOGS_DIR / "spark_kindling_0.14.yaml")
     >>> aliases = load_aliases(CATALOGS_DIR / "spark_kindling_aliases.yaml")
@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kindling_signals.names import close_matches, did_you_mean
-from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, CatalogError, SignalCatalog, load_catalog
-from pytest_kindling_signals.catalog.model import load_yaml_text, read_catalog_file
+from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, CatalogError, SignalCatalog
+from pytest_kindling_signals.catalog.loading import load_catalog, load_yaml_text, read_catalog_file
 
 __all__ = [
     "ALIASES_FORMAT",
@@ -124,7 +124,7 @@ def load_aliases(path: str | os.PathLike[str], *, quick_ref: SignalCatalog | Non
     >>> load_aliases("nope.yaml")
     Traceback (most recent call last):
     ...
-    pytest_kindling_signals.catalog.model.CatalogError: nope.yaml: no such alias file; check the path
+    pytest_kindling_signals.catalog.CatalogError: nope.yaml: no such alias file; check the path
     """
     source = os.fspath(path)
     p = Path(source)

@@ -4,7 +4,7 @@
 writes these; everything comes from the :class:`~pytest_kindling_signals.catalog.model.SignalCatalog`
 (nothing about a signal is written twice)::
 
-    >>> from pytest_kindling_signals.catalog.model import QUICK_REFERENCE_PATH, load_catalog
+    >>> from pytest_kindling_signals.catalog import QUICK_REFERENCE_PATH, load_catalog
     >>> doc = asyncapi(load_catalog(QUICK_REFERENCE_PATH), title="Kindling signals")
     >>> doc["asyncapi"], doc["channels"]["entity.post_merge"]["address"]
     ('3.0.0', 'entity.post_merge')

@@ -228,7 +228,7 @@ def test_failing_wait_for_and_contract(failures):
     ]
 
 
-UNKNOWN = ("pytest_kindling_signals.catalog.model.UnknownSignalError: Unknown signal 'entity.post_merg': it is not in "
+UNKNOWN = ("pytest_kindling_signals.catalog.UnknownSignalError: Unknown signal 'entity.post_merg': it is not in "
            "the signal catalog, and no such signal was recorded. Did you mean 'entity.post_merge' or "
            "'entity.pre_merge' or 'entity.post_write'?")
 
