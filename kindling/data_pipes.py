@@ -404,11 +404,12 @@ class DataPipesExecuter(SignalEmitter):
         datapipes.pipe_skipped (an input has no table or no rows, or the pipe returned None):
             - pipe_id (str), skip_reason (str)
 
-    Usage:
-        >>> signal_provider = BlinkerSignalProvider()
-        >>> signal_provider.connect('datapipes.post_run', my_callback)
-        >>> executer = DataPipesExecuter(signal_provider)
-        >>> executer.run_datapipes(['bronze_to_silver_orders'])  # Emits signals
+    Usage (the quick reference's; needs Spark and a declared pipe)::
+
+        >>> signal_provider = BlinkerSignalProvider()                   # doctest: +SKIP
+        >>> signal_provider.connect('datapipes.post_run', my_callback)  # doctest: +SKIP
+        >>> executer = DataPipesExecuter(signal_provider)               # doctest: +SKIP
+        >>> executer.run_datapipes(['bronze_to_silver_orders'])  # Emits signals  # doctest: +SKIP
     """
 
     EMITS: ClassVar[tuple[str, ...]] = (

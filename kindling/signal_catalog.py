@@ -11,7 +11,7 @@ module makes that file the built-in catalog::
     >>> catalog["entity.post_merge"].tier
     'critical'
     >>> catalog.validate("entity.post_merge", {"rows_inserted": "3"})[0].field
-    'operation_id'
+    'rows_inserted'
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ sender and the payload as keyword arguments::
     >>> seen = []
     >>> def on_merge(sender, **payload):
     ...     seen.append((sender, payload["rows_inserted"]))
-    >>> provider.connect("entity.post_merge", on_merge)
+    >>> _ = provider.connect("entity.post_merge", on_merge)
     >>> class Demo(SignalEmitter):
     ...     EMITS = ("entity.post_merge",)
     >>> Demo(provider).emit("entity.post_merge", rows_inserted=3)

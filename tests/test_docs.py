@@ -5,6 +5,9 @@ Blocks marked ``# needs: spark`` run only in the Spark test (see ``docs_examples
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +36,16 @@ def test_printed_output_matches_the_comments(capsys: pytest.CaptureFixture[str])
 
 def test_spark_page_examples_run(spark: Any, lakehouse: Path) -> None:
     assert run_blocks("spark.md", spark=True, namespace={"__name__": "docs_spark"}) >= 2
+
+
+def test_the_docstring_examples_of_both_packages_run() -> None:
+    """Every ``>>>`` example in ``kindling/`` and ``pytest_kindling_signals/`` (those that need
+    Spark or a project are marked ``+SKIP``), run by pytest's doctest runner in a process of its
+    own: a docstring's printed result must stay the one the code gives."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS" and not k.startswith("PYTEST_XDIST")}
+    result = subprocess.run([sys.executable, "-m", "pytest", "--doctest-modules", "-q", "-p", "no:cacheprovider",
+                             "kindling", "pytest_kindling_signals"], cwd=root, env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1], result.stdout[-2000:]

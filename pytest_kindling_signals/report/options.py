@@ -14,7 +14,7 @@ folder where a file goes, a folder that can be written::
     ...                    data=Raw(None, "--kindling-signals-data"),
     ...                    invocation_dir=Path("/p"), ini_dir=Path("/p"), rootdir=Path("/p"))
     >>> [(t.kind, str(t.path)) for t in s.targets], str(s.data_path)
-    ([('term', 'None'), ('json', '/p/out/r.json')], '/p/.kindling-signals')
+    ([('term', 'None'), ('json', 'out/r.json')], '/p/.kindling-signals')
 
 :func:`run_scope` says, from the command line, why a run does not collect
 the whole suite (file or folder arguments, node ids, ``--ignore``, ``--lf``).

@@ -2,6 +2,7 @@
 
 No pytest in here. Each renderer takes the report and the gate verdicts::
 
+    >>> from pytest_kindling_signals.report.options import parse_report_targets
     >>> targets = parse_report_targets(["term-missing", "json:out/signals.json"])
     >>> [(t.kind, t.path) for t in targets]
     [('term-missing', None), ('json', 'out/signals.json')]
