@@ -33,7 +33,9 @@ Parts (each prints its lines as ``name: ... ratio (target) OK|MISSED``):
     targets <= 1.5x valid, <= 2x invalid).
 ``spark-kindling``
     with ``--spark-kindling-python``, the spark-kindling scripts
-    (``bench/bench_spark_kindling*.py``) run with that interpreter.
+    (``bench/bench_spark_kindling*.py``) run with that interpreter, then the
+    spark-kindling suite (``tests/spark_kindling``, in a copy) serially and under
+    ``-n 2 --dist loadscope``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import importlib.util
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -449,7 +452,31 @@ def part_spark_kindling(args: argparse.Namespace, out: Callable[[str], None]) ->
         for line in (proc.stdout + proc.stderr).strip().splitlines()[-40:]:
             out(f"  {line}")
         ok &= proc.returncode == 0
-    return ok
+    return ok and suite_serial_vs_xdist(args, out)
+
+
+def suite_serial_vs_xdist(args: argparse.Namespace, out: Callable[[str], None]) -> bool:
+    """``tests/spark_kindling`` (a user's project: no conftest) serially, then under ``-n 2 --dist
+    loadscope`` as spark-kindling-cli runs a project's tests, each in a copy of its own."""
+    walls: dict[str, float] = {}
+    for name, extra in (("serial", []), ("-n 2", ["-n", "2", "--dist", "loadscope"])):
+        with tempfile.TemporaryDirectory() as away:
+            project = Path(away) / "suite"
+            shutil.copytree(ROOT / "tests" / "spark_kindling", project, ignore=shutil.ignore_patterns(
+                "__pycache__", ".pytest_cache", ".hypothesis", ".kindling-signals*", "artifacts"))
+            before = load()
+            wall, cpu, proc = timed([args.spark_kindling_python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                     "--kindling-signals", *extra], project, timeout=3600)
+        tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
+        out(f"spark-kindling suite {name:6}: {wall:7.1f} s wall, {cpu:7.1f} s cpu, exit {proc.returncode} "
+            f"({tail}); {before} -> {load()}")
+        if proc.returncode != 0:
+            out(proc.stdout[-3000:])
+            return False
+        walls[name] = wall
+    out(f"spark-kindling suite: -n 2 --dist loadscope / serial {walls['-n 2'] / walls['serial']:.2f}x wall "
+        f"(no target: a module stays on one worker)")
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
