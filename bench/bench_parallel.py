@@ -17,8 +17,9 @@ Parts (each prints its lines as ``name: ... ratio (target) OK|MISSED``):
 ``start``
     a Delta session in a fresh interpreter as the first test got it before
     (``configure_spark_with_delta_pip``: Ivy resolves Delta's jars at every
-    start), from the jar cache, and as a test run starts it now (the jar
-    cache and the run's JVM options), each followed by the first Delta table;
+    start), from the jar cache, with the run's JVM options, and as a test run
+    starts it now (also the driver's class archive, made first by one untimed
+    run if the machine has none), each followed by the first Delta table;
     interleaved, medians, wall and CPU (the Python process and its JVM).
     Target: the warm start <= 0.5x the old first-test setup (start + first table).
 ``fixture``
@@ -232,24 +233,52 @@ spark.range(3).write.format("delta").save(tempfile.mkdtemp() + "/first")
 t2 = time.perf_counter()
 print("START " + json.dumps({"start": t1 - t0, "table": t2 - t1, "cpu_start": c1, "cpu_table": cpu() - c1,
                              "jars": spark.sparkContext.getConf().get("spark.jars.packages", None)}))
+if len(sys.argv) > 2:  # the run that dumps the class archive: its JVM exits normally, and is waited for
+    from pytest_kindling_signals.spark.class_sharing import shut_down_gateway
+    print("JVM_EXIT", shut_down_gateway(sys.argv[2]))
 '''
 
 
 START_KINDS = {"cold": "as the first test got it before (Ivy resolves at every start)",
                "cache": "from the jar cache",
-               "now": "from the jar cache, with the test run's JVM options (as the plugin starts it)"}
+               "now": "from the jar cache, with the test run's JVM options (no class archive)",
+               "cds": "as the plugin starts it: the jar cache, the run's JVM options and the class archive"}
+
+
+def class_archive_options(env: dict[str, str], out: Callable[[str], None]) -> str | None:
+    """The JVM options that map this machine's class archive, made first (one untimed run) if there is none."""
+    from pytest_kindling_signals.spark import ENV_DRIVER_JAVA_OPTIONS, TEST_JAVA_OPTIONS, ClassArchive
+
+    archive = ClassArchive()
+    options = archive.java_options()
+    if archive.dumping is not None:
+        dump_env = {**env, ENV_DRIVER_JAVA_OPTIONS: f"{TEST_JAVA_OPTIONS} {options}"}
+        _, _, proc = timed([sys.executable, "-c", START, "warm", str(archive.dumping)], ROOT, dump_env, timeout=900)
+        code = next((ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("JVM_EXIT ")), "None")
+        made = archive.finish(int(code) if code.lstrip("-").isdigit() else None)
+        out(f"start: made the class archive {made} (its JVM exited {code})")
+        options = archive.java_options()
+    archive.finish(None)
+    return options if "SharedArchiveFile" in options else None
 
 
 def part_start(args: argparse.Namespace, out: Callable[[str], None]) -> bool:
     from pytest_kindling_signals.spark import ENV_DRIVER_JAVA_OPTIONS, TEST_JAVA_OPTIONS
 
     got: dict[str, list[dict[str, float]]] = {k: [] for k in START_KINDS}
+    base_env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    base_env.pop(ENV_DRIVER_JAVA_OPTIONS, None)
+    shared = class_archive_options(base_env, out)
+    if shared is None:
+        out("start: no class archive (no Java or Spark found, or another process is making one)")
+        return False
     for r in range(args.rounds):
         for kind in (list(START_KINDS) if r % 2 == 0 else list(reversed(START_KINDS))):
-            env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-            env.pop(ENV_DRIVER_JAVA_OPTIONS, None)
+            env = dict(base_env)
             if kind == "now":
                 env[ENV_DRIVER_JAVA_OPTIONS] = TEST_JAVA_OPTIONS
+            if kind == "cds":
+                env[ENV_DRIVER_JAVA_OPTIONS] = f"{TEST_JAVA_OPTIONS} {shared}"
             before = load()
             _, _, proc = timed([sys.executable, "-c", START, "cold" if kind == "cold" else "warm"], ROOT, env,
                                timeout=900)
@@ -277,6 +306,11 @@ def part_start(args: argparse.Namespace, out: Callable[[str], None]) -> bool:
             f"{cache[start] / cold[start]:.2f}x); first-test setup now / before "
             f"{(now[start] + now[table]) / cold_setup:.2f}x")
         ok &= ratio <= 0.5
+        archived = med["cds"]
+        ratio = archived[start] / cold_setup
+        out(f"start ({unit}): the session with the class archive / the old first-test setup = {ratio:.2f}x "
+            f"{verdict(ratio, 0.5)}; with / without the archive: session {archived[start] / now[start]:.2f}x, "
+            f"first-test setup {(archived[start] + archived[table]) / (now[start] + now[table]):.2f}x")
     return ok
 
 

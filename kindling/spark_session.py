@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_kindling_signals.spark import (
-    ENV_DRIVER_JAVA_OPTIONS,
     ENV_DRIVER_MEMORY,
     ENV_MASTER,
     ENV_REMOTE,
     ENV_TEMP_DIR,
     JarCache,
+    driver_java_options,
     is_loopback_master,
 )
 
@@ -194,7 +194,7 @@ class SparkSessionProvider(SignalEmitter):
             settings["spark.sql.warehouse.dir"] = str(Path(warehouse).resolve())
             memory = cfg.driver_memory or os.environ.get(ENV_DRIVER_MEMORY) or "2g"
             settings["spark.driver.memory"] = memory
-            java = os.environ.get(ENV_DRIVER_JAVA_OPTIONS)
+            java = driver_java_options()  # $KINDLING_SPARK_DRIVER_JAVA_OPTIONS
             if java:  # a test run's (the pytest plugin's engine sets it): the user's settings still win
                 settings["spark.driver.extraJavaOptions"] = java
         settings.update(_DELTA_SETTINGS)

@@ -21,6 +21,10 @@ JVM each, fit the machine::
     2048
     >>> driver_memory_mb(workers=4, available_mb=8_000)
     1000
+
+Its driver JVM also starts from an archive of the classes the last run loaded
+(:mod:`.class_sharing`), made by the first run that finds none; the end of
+the test session (:meth:`SparkEngine.finish_sessions`) puts it in place.
 """
 
 from __future__ import annotations
@@ -28,16 +32,25 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_kindling_signals.spark.class_sharing import (
+    DUMP_OPTION,
+    ClassArchive,
+    class_sharing_wanted,
+    shut_down_gateway,
+)
+
 if TYPE_CHECKING:
     from pytest_kindling_signals.spark.cluster import LocalCluster
 
 __all__ = ["ENV_DRIVER_JAVA_OPTIONS", "ENV_DRIVER_MEMORY", "ENV_MASTER", "ENV_REMOTE", "ENV_TEMP_DIR",
-           "TEST_JAVA_OPTIONS", "EngineError", "SparkEngine", "driver_memory_mb", "is_loopback_master"]
+           "TEST_JAVA_OPTIONS", "EngineError", "SparkEngine", "driver_java_options", "driver_memory_mb",
+           "is_loopback_master"]
 
 ENV_MASTER = "KINDLING_SPARK_MASTER"
 ENV_REMOTE = "KINDLING_SPARK_REMOTE"
@@ -82,11 +95,24 @@ def is_loopback_master(master: str) -> bool:
 _ENV_EXPORTED = "KINDLING_SPARK_EXPORTED"
 
 
-def _set_by_user(key: str) -> bool:
-    if not os.environ.get(key):
-        return False
+def _exported_by_another_process(key: str) -> bool:
     pid, _, keys = os.environ.get(_ENV_EXPORTED, "").partition(" ")
-    return not (pid and pid != str(os.getpid()) and key in keys.split(","))
+    return bool(pid and pid != str(os.getpid()) and key in keys.split(","))
+
+
+def _set_by_user(key: str) -> bool:
+    return bool(os.environ.get(key)) and not _exported_by_another_process(key)
+
+
+def driver_java_options() -> str | None:
+    """The driver JVM's options for a session of this process: ``$KINDLING_SPARK_DRIVER_JAVA_OPTIONS``,
+    without the class archive's dump option if another process (the test run that started this
+    one) exported it: only the process that holds the archive's lock writes it.
+    """
+    value = os.environ.get(ENV_DRIVER_JAVA_OPTIONS)
+    if value and DUMP_OPTION in value and _exported_by_another_process(ENV_DRIVER_JAVA_OPTIONS):
+        value = " ".join(o for o in value.split() if not o.startswith(DUMP_OPTION))
+    return value or None
 
 
 def available_memory_mb() -> int | None:
@@ -102,6 +128,12 @@ def available_memory_mb() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def _gateway_running() -> bool:
+    """Whether pyspark's JVM already runs in this process (its options can't change any more)."""
+    context = getattr(sys.modules.get("pyspark"), "SparkContext", None)
+    return getattr(context, "_gateway", None) is not None
 
 
 def driver_memory_mb(workers: int, available_mb: int | None = None) -> int:
@@ -128,6 +160,8 @@ class SparkEngine:
     connect_server: bool = False
     cluster: LocalCluster | None = None
     listeners: list[EngineListener] = field(default_factory=list)
+    #: The driver's class archive (``None``: not used, e.g. ``KINDLING_SPARK_CLASS_SHARING=0``).
+    class_archive: ClassArchive | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -198,10 +232,18 @@ class SparkEngine:
         makes its warehouse and Spark its scratch files, in ``scratch`` (a
         pytest-xdist worker's own base temp), so no two workers share a
         folder. Returns what it exported.
+
+        The JVM options also name the driver's class archive
+        (:class:`~.class_sharing.ClassArchive`), unless
+        ``KINDLING_SPARK_CLASS_SHARING=0`` or this process's JVM already runs.
         """
         if not self.runs_driver_here():
             return {}
-        wanted = {ENV_DRIVER_MEMORY: f"{driver_memory_mb(workers)}m", ENV_DRIVER_JAVA_OPTIONS: TEST_JAVA_OPTIONS}
+        java = TEST_JAVA_OPTIONS
+        if not _set_by_user(ENV_DRIVER_JAVA_OPTIONS) and class_sharing_wanted() and not _gateway_running():
+            self.class_archive = self.class_archive or ClassArchive()
+            java = " ".join(filter(None, (java, self.class_archive.java_options())))
+        wanted = {ENV_DRIVER_MEMORY: f"{driver_memory_mb(workers)}m", ENV_DRIVER_JAVA_OPTIONS: java}
         master = self.master or os.environ.get(ENV_MASTER) or "local[*]"
         if is_loopback_master(master):
             wanted[ENV_TEMP_DIR] = str(scratch / "spark-temp")
@@ -219,7 +261,17 @@ class SparkEngine:
             os.environ[_ENV_EXPORTED] = f"{os.getpid()} {','.join(exported)}"
         return exported
 
+    def finish_sessions(self) -> Path | None:
+        """At the end of the test session: if this process's JVM dumps the class archive, stop it, wait
+        for it to write the archive and exit, and put the archive in place (only if it exited normally)."""
+        archive = self.class_archive
+        if archive is None or archive.dumping is None:
+            return None
+        return archive.finish(shut_down_gateway(str(archive.dumping)))
+
     def close(self) -> None:
+        if self.class_archive is not None:
+            self.class_archive.finish(None)  # a dump never finished: its temporary file goes, the lock too
         if self.cluster is not None:
             self.cluster.stop()
             # Throwaway: its logs and executors' work folders go too (they hold copies of the jars).

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 from urllib.parse import unquote, urlparse
 
-__all__ = ["ENV_JARS_DIR", "JarCache", "JarCacheError", "delta_packages"]
+__all__ = ["ENV_JARS_DIR", "JarCache", "JarCacheError", "cache_root", "delta_packages", "try_lock", "unlock"]
 
 ENV_JARS_DIR = "KINDLING_SPARK_JARS_DIR"
 _MANIFEST = "manifest.json"
@@ -53,7 +53,8 @@ def delta_packages() -> list[str]:
     return [f"io.delta:delta-spark_2.12:{version}"]
 
 
-def _default_root() -> Path:
+def cache_root() -> Path:
+    """The folder every set of packages is cached under: ``$KINDLING_SPARK_JARS_DIR``, else ``~/.cache/kindling/jars``."""
     env = os.environ.get(ENV_JARS_DIR)
     if env:
         return Path(env)
@@ -81,7 +82,7 @@ class JarCache:
                              f"'group:artifact:version', e.g. ['io.delta:delta-spark_2.12:3.3.2']")
         self.packages = sorted(dict.fromkeys(packages))
         digest = hashlib.sha256("\n".join(self.packages).encode()).hexdigest()[:16]
-        self.folder = Path(root) if root is not None else _default_root()
+        self.folder = Path(root) if root is not None else cache_root()
         self.folder = self.folder / digest
 
     @classmethod
@@ -171,7 +172,7 @@ class JarCache:
         path = self.folder / ".lock"
         with open(path, "a+b") as handle:
             deadline = time.monotonic() + timeout
-            while not _try_lock(handle):
+            while not try_lock(handle):
                 if time.monotonic() > deadline:
                     raise JarCacheError(f"waited {timeout:.0f} s for {path}, held by another process "
                                         f"resolving {', '.join(self.packages)}; if none runs, delete {path}")
@@ -179,31 +180,31 @@ class JarCache:
             try:
                 yield
             finally:
-                _unlock(handle)
+                unlock(handle)
 
 
 if sys.platform == "win32":  # pragma: no cover - Windows
     import msvcrt
 
-    def _try_lock(handle: IO[bytes]) -> bool:
+    def try_lock(handle: IO[bytes]) -> bool:
         try:
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
 
-    def _unlock(handle: IO[bytes]) -> None:
+    def unlock(handle: IO[bytes]) -> None:
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
 
 else:
     import fcntl
 
-    def _try_lock(handle: IO[bytes]) -> bool:
+    def try_lock(handle: IO[bytes]) -> bool:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
 
-    def _unlock(handle: IO[bytes]) -> None:
+    def unlock(handle: IO[bytes]) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

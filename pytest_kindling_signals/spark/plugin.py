@@ -26,10 +26,16 @@ fixture gives it a share of the memory and folders of its own
 ``KINDLING_SPARK_TEMP_DIR``, ``SPARK_LOCAL_DIRS`` under the worker's base
 temp), and Delta's jars come from one shared, resolved-once cache
 (:mod:`pytest_kindling_signals.spark.jars`).
+
+A session's driver JVM starts from an archive of the classes an earlier run
+loaded (:mod:`pytest_kindling_signals.spark.class_sharing`); the first run
+without one makes it, and this fixture's teardown shuts that JVM down so it
+writes the archive. ``KINDLING_SPARK_CLASS_SHARING=0`` turns it off.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -131,12 +137,15 @@ def _test_processes(config: pytest.Config) -> int:
 
 
 @pytest.fixture(scope="session")
-def kindling_spark_engine(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> SparkEngine:
+def kindling_spark_engine(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+                          ) -> Iterator[SparkEngine]:
     """Where the session's Spark runs; a throwaway cluster asked for on the command line is started here.
 
-    Also gives this process's sessions their share of the machine before they start."""
+    Also gives this process's sessions their share of the machine before they start, and at the end
+    puts the driver's class archive in place if this process made one."""
     engine = pytestconfig.stash[_ENGINE]
     if not hasattr(pytestconfig, "workerinput"):
         engine.start()
     engine.prepare_sessions(_test_processes(pytestconfig), tmp_path_factory.getbasetemp())
-    return engine
+    yield engine
+    engine.finish_sessions()

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -115,21 +114,6 @@ def test_each_of_n_workers_gets_a_share_of_the_memory() -> None:
     assert driver_memory_mb(2, available_mb=24_000) == 2048
     assert driver_memory_mb(4, available_mb=8_000) == 1000  # half of the available, shared
     assert driver_memory_mb(8, available_mb=4_000) == 768  # never below what Delta needs
-
-
-@pytest.fixture
-def clean_env() -> Iterator[None]:
-    """None of the engine's variables set, and the environment as it was after the test
-    (``prepare_sessions`` exports into ``os.environ``, which monkeypatch does not track)."""
-    saved = dict(os.environ)
-    for key in (ENV_DRIVER_MEMORY, ENV_DRIVER_JAVA_OPTIONS, ENV_TEMP_DIR, "SPARK_LOCAL_DIRS", "KINDLING_SPARK_EXPORTED",
-                "KINDLING_SPARK_MASTER", "KINDLING_SPARK_REMOTE"):
-        os.environ.pop(key, None)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.mark.usefixtures("clean_env")
