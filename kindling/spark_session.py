@@ -142,6 +142,17 @@ class SparkConfig:
         return self.remote or os.environ.get(ENV_REMOTE) or None
 
 
+def _effective(session: Any, key: str) -> str | None:
+    """The value a running session uses for ``key``: what was set, else Spark's default for a key it
+    knows (``conf.get(key, None)`` gives ``None`` for a default never set, e.g. over Spark Connect);
+    ``None`` for a key Spark doesn't know and nobody set."""
+    try:
+        value = session.conf.get(key)
+    except Exception:  # not set and no default: classic Spark and Connect both raise
+        return None
+    return None if value is None else str(value)
+
+
 class SparkSessionProvider(SignalEmitter):
     """Creates, reconfigures and stops the one Spark session, emitting ``session.*``."""
 
@@ -296,7 +307,7 @@ class SparkSessionProvider(SignalEmitter):
         changed: dict[str, str] = {}
         old_values: dict[str, str | None] = {}
         for key, value in wanted.items():
-            old = session.conf.get(key, None)
+            old = _effective(session, key)
             if old == value:
                 continue
             try:
