@@ -17,44 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 from report_project import SHOP_CATALOG, SHOP_MODULE, SHOP_TESTS  # noqa: E402
 from report_schema import _written_files_match_the_shipped_schemas  # noqa: F401 - autouse here  # noqa: E402
 
-from pytest_kindling_signals.cli import main  # noqa: E402
-
-#: A fixture named like the shared Spark session (the plugin marks the tests that use it
-#: ``spark``, as in the real suite), without a JVM: its set-up and teardown emit.
-SPARK_CONFTEST = '''
-import pytest
-from shop import new_shop
-
-
-@pytest.fixture(scope="session")
-def spark():
-    new_shop().refund(amount=1)
-    yield "spark"
-    new_shop().refund(amount=2)
-'''
-
-SPARK_TESTS = '''
-from shop import new_shop
-
-
-def test_refund_on_spark(spark):
-    new_shop().refund(amount=12.5)
-
-
-def test_checkout_on_spark(spark):
-    new_shop().checkout("s1")
-'''
-
-REFUND_TESTS = '''
-import pytest
-
-from shop import new_shop
-
-
-@pytest.mark.refunds
-def test_refund():
-    new_shop().refund(amount=12.5)
-'''
+from cli_helpers import Cli  # noqa: E402
 
 
 @pytest.fixture
@@ -69,19 +32,6 @@ def shop(pytester: pytest.Pytester) -> pytest.Pytester:
             refunds: refund tests
         """))
     return pytester
-
-
-class Cli:
-    """Runs ``kindling-signals`` in this process, as ``main(argv)``; returns (exit code, stdout, stderr)."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.capsys = capsys
-
-    def __call__(self, *argv: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(argv))
-        out, err = self.capsys.readouterr()
-        return code, out, err
 
 
 @pytest.fixture

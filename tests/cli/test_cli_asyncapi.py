@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from cli_helpers import Cli
 
 from pytest_kindling_signals.catalog import CATALOGS_DIR
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Cli
+from cli_helpers import Cli
 from jsonschema import Draft202012Validator
 from report_project import SHOP_CATALOG
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SPARK_CONFTEST, SPARK_TESTS, Cli
+from cli_helpers import SPARK_CONFTEST, SPARK_TESTS, Cli
 from report_project import BAD_TESTS, section, steady
 
 pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REFUND_TESTS, Cli
+from cli_helpers import REFUND_TESTS, Cli
 
 pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Cli
+from cli_helpers import Cli
 from report_project import BAD_TESTS, section, steady
 
 pytestmark = pytest.mark.kindling_signals_ignore  # pytester runs emit bad signals on purpose
